@@ -1,0 +1,82 @@
+"""The ``hubspot`` connection form, defined once.
+
+Airflow 3.2+ reads ``conn-fields``/``ui-field-behaviour`` from provider info; older versions call the
+hook's ``get_connection_form_widgets``/``get_ui_field_behaviour``. Both are built from the tables
+below so the two forms cannot drift. Importing this module is cheap (no Flask, no Airflow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubspot_scheduler_provider.api_versions import API_VERSIONS, DEFAULT_API_VERSION
+
+DEFAULT_HOST = "https://api.hubapi.com"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+#: Extra fields of the connection: name -> (label, JSON schema, description).
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "api_version": {
+        "label": "API version",
+        "schema": {"type": ["string", "null"], "default": DEFAULT_API_VERSION, "enum": [*API_VERSIONS, None]},
+        "description": "Scheduler API version path. v3 support ends in September 2027.",
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT_SECONDS, "minimum": 1},
+        "description": "Per-request connect and read timeout.",
+    },
+    "portal_id": {
+        "label": "Portal (hub) ID",
+        "schema": {"type": ["string", "null"]},
+        "description": "Optional; used for links to HubSpot records. Looked up when empty.",
+    },
+    "client_id": {
+        "label": "OAuth client ID",
+        "schema": {"type": ["string", "null"]},
+        "description": "Only for OAuth apps: with the client secret and refresh token, the hook "
+        "fetches and refreshes short-lived access tokens itself.",
+    },
+    "client_secret": {
+        "label": "OAuth client secret",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "refresh_token": {
+        "label": "OAuth refresh token",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port", "extra"],
+    "relabeling": {"password": "Access token (service key, private app or OAuth)"},
+    "placeholders": {
+        "host": DEFAULT_HOST,
+        "password": "pat-na1-... (leave empty when using an OAuth refresh token)",
+        "api_version": DEFAULT_API_VERSION,
+        "timeout": str(int(DEFAULT_TIMEOUT_SECONDS)),
+    },
+}
+
+
+def legacy_ui_field_behaviour() -> dict[str, Any]:
+    """``UI_FIELD_BEHAVIOUR`` in the snake_case shape Airflow < 3.2 expects from the hook."""
+    return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+
+def legacy_connection_form_widgets() -> dict[str, Any]:
+    """WTForms widgets for Airflow < 3.2's Flask connection form, built from ``CONN_FIELDS``."""
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import PasswordField, StringField
+
+    widgets: dict[str, Any] = {}
+    for name, field in CONN_FIELDS.items():
+        label = lazy_gettext(field["label"])
+        if field["schema"].get("format") == "password":
+            widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget())
+        else:
+            widgets[name] = StringField(
+                label, widget=BS3TextFieldWidget(), description=field.get("description", "")
+            )
+    return widgets

@@ -1,0 +1,33 @@
+"""Test-wide Airflow setup.
+
+Everything Airflow reads at import time is set here, before any test module imports airflow:
+a throw-away AIRFLOW_HOME, no example DAGs, and this repository's example_dags/ as the DAG folder
+(``dag.test()`` needs the DAG inside the dags folder).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="hubspot-provider-airflow-home-")
+
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "example_dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated metadata DB (SQLite in the temporary AIRFLOW_HOME), created once per session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
