@@ -1,0 +1,258 @@
+"""``HubSpotSandbox``: a local, stateful test double of HubSpot's Scheduler API. It is NOT HubSpot.
+
+It serves the scheduler endpoints of every API version (``v3``, ``2026-03``, ``2026-09``), a small CRM
+(contacts by email, meeting search), account details and the OAuth token endpoint over real HTTP on
+loopback, validating every request and (by default) every answer against HubSpot's OpenAPI specs.
+
+    with HubSpotSandbox() as sandbox:
+        os.environ["AIRFLOW_CONN_HUBSPOT_DEFAULT"] = sandbox.connection_json()
+        ...
+        assert sandbox.bookings[0]["slug"] == "alice-smith"
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from hubspot_scheduler_provider.testing.api_errors import ApiError
+from hubspot_scheduler_provider.testing.app import RecordedRequest, SandboxApp
+from hubspot_scheduler_provider.testing.oauth import OAuthClient, TokenAuthority
+from hubspot_scheduler_provider.testing.rate_limit import RateLimiter
+from hubspot_scheduler_provider.testing.server import LOOPBACK_HOSTS, SandboxHTTPServer
+from hubspot_scheduler_provider.testing.state import SandboxState
+
+if TYPE_CHECKING:
+    from hubspot_scheduler_provider.testing.faults import Fault
+    from hubspot_scheduler_provider.testing.pages import MeetingPage
+
+DEFAULT_TOKEN = "sandbox-token"
+#: What the provider needs: read links, book (a CRM write scope), read contacts/meetings, account info.
+DEFAULT_SCOPES = frozenset(
+    {
+        "scheduler.meetings.meeting-link.read",
+        "crm.objects.contacts.write",
+        "crm.objects.contacts.read",
+        "oauth",
+    }
+)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class HubSpotSandbox:
+    """A HubSpot Scheduler test double on ``http://127.0.0.1:<port>``; use as a context manager."""
+
+    def __init__(
+        self,
+        token: str | None = DEFAULT_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scopes: Iterable[str] | None = None,
+        rate_limit: int | None = 100,
+        rate_window_seconds: float = 10.0,
+        daily_limit: int | None = 250_000,
+        oauth_client_id: str | None = None,
+        oauth_client_secret: str | None = None,
+        oauth_refresh_token: str | None = None,
+        access_token_ttl_seconds: int = 1800,
+        now: datetime | Clock | None = None,
+        validate_responses: bool = True,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        if host not in LOOPBACK_HOSTS and not allow_non_loopback:
+            raise ValueError(
+                f"host: {host!r} is not loopback; pass allow_non_loopback=True to expose the sandbox"
+            )
+        oauth_parts = (oauth_client_id, oauth_client_secret, oauth_refresh_token)
+        if any(oauth_parts) and not all(oauth_parts):
+            raise ValueError("oauth_client_id, oauth_client_secret and oauth_refresh_token go together")
+        self._host, self._requested_port = host, port
+        self._clock: Clock = _utc_now
+        self.set_now(now)
+        self.state = SandboxState(self._now)
+        client = OAuthClient(*oauth_parts) if all(oauth_parts) else None  # type: ignore[arg-type]
+        self.tokens = TokenAuthority(
+            token,
+            client,
+            access_token_ttl_seconds,
+            self._now,
+            frozenset(DEFAULT_SCOPES if scopes is None else scopes),
+        )
+        self.limiter = RateLimiter(rate_limit, rate_window_seconds, daily_limit)
+        self.app = SandboxApp(self.state, self.tokens, self.limiter, validate_responses=validate_responses)
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> HubSpotSandbox:
+        if self._server is None:
+            self._server = SandboxHTTPServer((self._host, self._requested_port), self.app)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="hubspot-sandbox",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> HubSpotSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (for the CLI)."""
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+
+    # --- addresses and credentials ---------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started; use it as a context manager or call start()")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def token(self) -> str | None:
+        return self.tokens.static_token
+
+    @property
+    def oauth_client(self) -> OAuthClient | None:
+        return self.tokens.client
+
+    def connection_dict(self, **extra: Any) -> dict[str, Any]:
+        """The Airflow connection to this sandbox. With OAuth configured the client credentials go to
+        the extras and the password stays empty, as an OAuth user would configure it."""
+        conn: dict[str, Any] = {"conn_type": "hubspot", "host": self.url}
+        client = self.tokens.client
+        if client is not None:
+            extra = {
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+                "refresh_token": client.refresh_token,
+                **extra,
+            }
+        elif self.token is not None:
+            conn["password"] = self.token
+        conn["extra"] = extra
+        return conn
+
+    def connection_json(self, **extra: Any) -> str:
+        """JSON for an ``AIRFLOW_CONN_<ID>`` environment variable."""
+        return json.dumps(self.connection_dict(**extra))
+
+    # --- what happened ---------------------------------------------------------------------------
+    @property
+    def bookings(self) -> list[dict[str, Any]]:
+        """Committed bookings: the answer JSON plus ``request``, ``slug``, ``apiVersion``, ``hostUserId``,
+        ``crmMeetingId``. Offline-host answers book nothing and are not listed."""
+        with self.state.lock:
+            return list(self.state.bookings)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, credentials redacted."""
+        with self.app._log_lock:
+            return list(self.app.requests)
+
+    @property
+    def spec_violations(self) -> list[str]:
+        """Answers of the sandbox that broke the spec (should always be empty)."""
+        return list(self.app.spec_violations)
+
+    def contact_id(self, email: str) -> str | None:
+        with self.state.lock:
+            try:
+                return self.state.crm.find_contact(email, "email").id
+            except ApiError:
+                return None
+
+    # --- behaviour controls ----------------------------------------------------------------------
+    def inject(
+        self, fault: Fault, *, method: str | None = "POST", path_contains: str = "/book", times: int = 1
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` requests with ``method`` whose path contains
+        ``path_contains`` (``method=None``: any method). See ``testing.faults``."""
+        self.app.faults.add(fault, method=method, path_contains=path_contains, times=times)
+
+    def set_now(self, now: datetime | Clock | None) -> None:
+        """Fix the clock at an aware datetime, follow a callable, or (None) use real UTC time."""
+        if now is None:
+            self._clock = _utc_now
+        elif isinstance(now, datetime):
+            if now.tzinfo is None:
+                raise ValueError("now: give an aware datetime (e.g. with tzinfo=timezone.utc)")
+            self._clock = lambda: now
+        else:
+            self._clock = now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move a fixed clock forward (e.g. to expire OAuth tokens)."""
+        moved = self._now() + delta
+        self._clock = lambda: moved
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def now(self) -> datetime:
+        """The sandbox's current time; assign an aware datetime, a callable or None (real time)."""
+        return self._now()
+
+    @now.setter
+    def now(self, value: datetime | Clock | None) -> None:
+        self.set_now(value)
+
+    def expire_access_tokens(self) -> None:
+        """Expire every OAuth access token issued so far (the refresh token keeps working)."""
+        self.tokens.expire_all()
+
+    def add_page(self, page: MeetingPage) -> None:
+        self.state.add_page(page)
+
+    @property
+    def pages(self) -> dict[str, MeetingPage]:
+        with self.state.lock:
+            return dict(self.state.pages)
+
+    def add_busy_time(self, slug: str, start: datetime, end: datetime) -> None:
+        """Make every host of page ``slug`` busy over ``[start, end)``."""
+        self.state.add_busy_time(slug, start, end)
+
+    def fill(self, slug: str, month_offset: int = 0, timezone: str | None = None) -> None:
+        """Make the page fully booked for month ``month_offset`` (in ``timezone``, default the page's)."""
+        self.state.fill(slug, month_offset, timezone)
+
+    def reset(self) -> None:
+        """Seeded pages again; no bookings, contacts, faults, logged requests or rate-limit history."""
+        self.state.reset()
+        self.app.faults.clear()
+        with self.app._log_lock:
+            self.app.requests.clear()
+        self.app.spec_violations.clear()
+        self.limiter.reset()
