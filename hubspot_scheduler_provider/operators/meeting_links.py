@@ -1,0 +1,95 @@
+"""``ListMeetingLinksOperator``: find meeting pages by name, type or organizer.
+
+Module imports stay cheap (DAG files importing this are parsed often): the hook and pydantic models
+load inside ``execute``.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+
+class ListMeetingLinksOperator(BaseOperator):
+    """List the account's meeting pages (scheduling links), following HubSpot's paging.
+
+    Returns (to XCom) one dict per page with HubSpot's field names (``slug``, ``name``, ``type``,
+    ``organizerUserId``, ``userIdsOfLinkMembers``, ``link``, ...), so a downstream task can pick a slug,
+    e.g. ``[link["slug"] for link in links]`` for dynamic task mapping.
+
+    :param name: Only pages whose name contains this (HubSpot's ``name`` filter). Templated.
+    :param organizer_user_id: Only pages organized by this HubSpot user ID. Templated.
+    :param link_type: Only pages of this type: ``PERSONAL_LINK``, ``ROUND_ROBIN_CALENDAR`` or
+        ``GROUP_CALENDAR``. Templated.
+    :param max_results: Stop after this many pages (None: all).
+    :param hubspot_conn_id: Connection to HubSpot. Templated.
+    :param api_version: HubSpot API version; default: the connection's.
+    """
+
+    template_fields: Sequence[str] = ("name", "organizer_user_id", "link_type", "hubspot_conn_id")
+    ui_color = "#ff7a59"
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        organizer_user_id: str | int | None = None,
+        link_type: str | None = None,
+        max_results: int | None = None,
+        hubspot_conn_id: str = "hubspot_default",
+        api_version: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.organizer_user_id = organizer_user_id
+        self.link_type = link_type
+        self.max_results = max_results
+        self.hubspot_conn_id = hubspot_conn_id
+        self.api_version = api_version
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from hubspot_scheduler_provider.errors import BookingInputError
+        from hubspot_scheduler_provider.hooks.scheduler import LINK_TYPES, HubSpotSchedulerHook
+
+        if self.link_type and self.link_type not in LINK_TYPES:
+            raise BookingInputError(
+                "link_type", f"must be one of {', '.join(LINK_TYPES)}, got {self.link_type!r}"
+            )
+        limit = self.max_results
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise BookingInputError("max_results", f"must be a whole number >= 1, got {self.max_results!r}")
+        hook = HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
+        organizer = self.organizer_user_id
+        links = hook.list_meeting_links(
+            name=self.name or None,
+            organizer_user_id=str(organizer) if organizer not in (None, "") else None,
+            type=self.link_type or None,
+        )
+        found = [
+            link.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for link in islice(links, self.max_results)
+        ]
+        self.log.info(
+            "Found %d meeting page(s)%s: %s",
+            len(found),
+            self._filters(),
+            ", ".join(repr(link["slug"]) for link in found) or "none",
+        )
+        return found
+
+    def _filters(self) -> str:
+        given = {
+            "name": self.name,
+            "organizer_user_id": self.organizer_user_id,
+            "link_type": self.link_type,
+        }
+        shown = ", ".join(f"{key}={value!r}" for key, value in given.items() if value not in (None, ""))
+        return f" matching {shown}" if shown else ""

@@ -1,0 +1,3 @@
+"""Triggers of the HubSpot Scheduler provider (``MeetingSlotAvailableTrigger``: ``.slot_available``)."""
+
+from __future__ import annotations

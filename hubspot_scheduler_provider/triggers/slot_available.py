@@ -1,0 +1,185 @@
+"""``MeetingSlotAvailableTrigger``: wait in the triggerer until a meeting page has a free slot.
+
+The triggerer runs every trigger on one event loop, so nothing here may block it. Each poll runs the
+ordinary synchronous hook in a worker thread (``asyncio.to_thread``): it reuses the hook's auth, token
+refresh and error handling instead of a second, async HTTP client. The hook is built with
+``max_retries=0`` so that waiting out a 429 happens here, in ``asyncio.sleep``, and never parks a
+shared worker thread in ``time.sleep``.
+
+Only reads happen here. Booking stays in a task: a triggerer restart re-runs ``run()`` from the start,
+and a re-sent booking could double-book (HubSpot has no idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from hubspot_scheduler_provider.availability import SlotQuery
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+#: Wait after HubSpot's DAILY limit is used up: asking again every poll would only get more 429s.
+DAILY_LIMIT_BACKOFF_SECONDS = 900.0
+
+
+class MeetingSlotAvailableTrigger(BaseTrigger):
+    """Fire once page ``slug`` has a free slot of ``duration_ms`` inside ``[earliest, latest]``.
+
+    Events (``payload["status"]``):
+
+    * ``"success"``: ``payload["slot"]`` is the first free slot, ISO 8601 in ``timezone``;
+    * ``"timeout"``: ``deadline`` passed without a free slot;
+    * ``"error"``: a problem waiting will not fix (bad input, authentication, missing scope, unknown
+      page); ``payload["retryable"]`` is false for bad input.
+
+    Rate limits, 5xx answers and unreachable HubSpot are waited out until ``deadline``.
+
+    :param slug: Meeting page slug.
+    :param duration_ms: Meeting length in milliseconds.
+    :param timezone: IANA zone for HubSpot's month pages and the returned slot.
+    :param earliest: ISO 8601 start of the window, or None.
+    :param latest: ISO 8601 end of the window (the meeting must end by then), or None.
+    :param hubspot_conn_id: Connection to HubSpot (only its id is serialized, never a secret).
+    :param poll_interval: Seconds between polls.
+    :param deadline: ISO 8601 moment (UTC) after which the trigger gives up, or None for never.
+    :param api_version: HubSpot API version, or None for the connection's.
+    """
+
+    def __init__(
+        self,
+        *,
+        slug: str,
+        duration_ms: int,
+        timezone: str = "UTC",
+        earliest: str | None = None,
+        latest: str | None = None,
+        hubspot_conn_id: str = "hubspot_default",
+        poll_interval: float = 60.0,
+        deadline: str | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.slug = slug
+        self.duration_ms = duration_ms
+        self.timezone = timezone
+        self.earliest = earliest
+        self.latest = latest
+        self.hubspot_conn_id = hubspot_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.api_version = api_version
+        self._hook: HubSpotSchedulerHook | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "slug": self.slug,
+                "duration_ms": self.duration_ms,
+                "timezone": self.timezone,
+                "earliest": self.earliest,
+                "latest": self.latest,
+                "hubspot_conn_id": self.hubspot_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "api_version": self.api_version,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from hubspot_scheduler_provider.availability import SlotQuery
+        from hubspot_scheduler_provider.errors import BookingInputError
+
+        try:
+            query = SlotQuery.parse(self.slug, self.duration_ms, self.timezone, self.earliest, self.latest)
+            deadline = _parse_deadline(self.deadline)
+        except (BookingInputError, ValueError) as error:
+            yield _error_event(error, retryable=False)
+            return
+        polls = 0
+        while True:
+            polls += 1
+            try:
+                slot = await asyncio.to_thread(self._first_slot, query)
+            except Exception as error:
+                wait = self._wait_after(error)
+                if wait is None:
+                    yield _error_event(error, retryable=not isinstance(error, BookingInputError))
+                    return
+            else:
+                if slot is not None:
+                    self.log.info("Page %r has a free slot at %s (poll %d)", self.slug, slot, polls)
+                    yield TriggerEvent({"status": "success", "slot": slot, "polls": polls})
+                    return
+                wait = self.poll_interval
+            now = datetime.now(dt_timezone.utc)
+            remaining = None if deadline is None else (deadline - now).total_seconds()
+            if remaining is not None and remaining <= 0:
+                yield TriggerEvent(
+                    {
+                        "status": "timeout",
+                        "polls": polls,
+                        "message": f"No free {query.duration_ms // 60_000}-minute slot on page "
+                        f"{self.slug!r} in {query.describe_window()} before the deadline {self.deadline}",
+                    }
+                )
+                return
+            self.log.debug(
+                "No free slot on page %r yet (poll %d); next poll in %.1f s", self.slug, polls, wait
+            )
+            await asyncio.sleep(wait if remaining is None else min(wait, remaining))
+
+    def _first_slot(self, query: SlotQuery) -> str | None:
+        """One poll; runs in a worker thread (the hook is synchronous)."""
+        from hubspot_scheduler_provider.availability import find_slot_starts
+
+        if self._hook is None:
+            from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+            self._hook = HubSpotSchedulerHook(
+                hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version, max_retries=0
+            )
+        starts = find_slot_starts(self._hook, query, limit=1)
+        return query.to_datetime(starts[0]).isoformat() if starts else None
+
+    def _wait_after(self, error: Exception) -> float | None:
+        """Seconds to wait before polling again after ``error``, or None when waiting cannot help."""
+        from hubspot_scheduler_provider.errors import (
+            HubSpotConnectionError,
+            HubSpotRateLimitError,
+            HubSpotResponseError,
+            HubSpotServerError,
+        )
+
+        if isinstance(error, HubSpotRateLimitError):
+            asked = error.retry_after_seconds or 0.0
+            floor = DAILY_LIMIT_BACKOFF_SECONDS if error.policy_name == "DAILY" else self.poll_interval
+            wait = max(asked, floor)
+        elif isinstance(error, (HubSpotServerError, HubSpotConnectionError, HubSpotResponseError)):
+            wait = self.poll_interval
+        else:
+            return None
+        self.log.warning("Polling page %r failed (%s); polling again in %.1f s", self.slug, error, wait)
+        return wait
+
+
+def _parse_deadline(deadline: str | None) -> datetime | None:
+    if deadline is None:
+        return None
+    moment = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"deadline: {deadline!r} has no UTC offset")
+    return moment
+
+
+def _error_event(error: BaseException, *, retryable: bool) -> TriggerEvent:
+    return TriggerEvent(
+        {"status": "error", "error_type": type(error).__name__, "message": str(error), "retryable": retryable}
+    )

@@ -1,0 +1,1 @@
+"""Availability-aware scheduling: slot finding, next-available booking, the slot sensor and trigger."""
