@@ -1,0 +1,300 @@
+"""Book many meetings through one hook: a bounded thread pool, one paced session, results in input order.
+
+The engine behind ``BookMeetingsOperator``, usable without it (e.g. from a ``@task``). Per item it builds
+the booking with the caller's ``build`` function, books it with
+:func:`~hubspot_scheduler_provider.exactly_once.book_exactly_once` (so a repeated attempt reconciles
+with HubSpot's CRM instead of booking twice), and keeps only the result: HubSpot's booking JSON, or
+``{"index", "error", "field"?}``. Everything else (the pydantic booking, the response) is dropped as
+soon as the item is done, and at most ``2 * max_workers`` items are in flight, so a 10,000-item batch
+holds little more than its results.
+
+Pacing is not done here but in the hook's session (``pacing.PacedAdapter``): every request counts
+against HubSpot's limit, including retries and CRM reads.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sized
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hubspot_scheduler_provider.errors import (
+    BookingInputError,
+    HubSpotAuthenticationError,
+    HubSpotConnectionError,
+    HubSpotError,
+    HubSpotMissingScopesError,
+    HubSpotRateLimitError,
+    HubSpotServerError,
+)
+from hubspot_scheduler_provider.exactly_once import book_exactly_once
+from hubspot_scheduler_provider.pacing import limit_from_headers
+
+if TYPE_CHECKING:
+    import logging
+
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+    from hubspot_scheduler_provider.models import MeetingBooking
+    from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
+
+#: Failures logged one by one; the rest are counted in progress logs and listed in the results.
+FAILURES_LOGGED = 5
+
+
+@dataclass
+class BatchReport:
+    """The outcome of a batch: ``results[i]`` belongs to input item ``i``."""
+
+    results: list[dict[str, Any]]
+    booked: int = 0
+    reconciled: int = 0
+    failed: int = 0
+    #: Failures that another attempt may fix (rate limits, 5xx, network, unknown outcome, not attempted).
+    retryable_failures: int = 0
+    #: Why the batch stopped early (an error every remaining item would hit), else None.
+    aborted_by: str | None = None
+    elapsed_seconds: float = 0.0
+    first_failures: list[str] = field(default_factory=list)
+
+
+class _WarningsOnly:
+    """A logger view without debug/info: per-item messages of the hook and the exactly-once check would
+    be 10,000 lines for 10,000 items; progress logs summarise them, warnings still show."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    info = debug
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
+def quiet_per_item_logs(hook: HubSpotSchedulerHook) -> None:
+    """Mute the hook's per-request info lines (its retries and errors still log as warnings).
+
+    LoggingMixin keeps the logger in ``_log`` (created on first use) on Airflow 2 and 3 alike.
+    """
+    hook._log = _WarningsOnly(hook.log)  # type: ignore[assignment]
+
+
+def _is_retryable(error: BaseException) -> bool:
+    if isinstance(error, HubSpotError):
+        return error.outcome_unknown or isinstance(
+            error, (HubSpotRateLimitError, HubSpotServerError, HubSpotConnectionError)
+        )
+    return not isinstance(error, BookingInputError)  # an unexpected error: another try may pass
+
+
+def _aborts_batch(error: BaseException) -> bool:
+    """Errors every other item would hit too: stop instead of sending thousands of doomed requests."""
+    if isinstance(error, HubSpotRateLimitError):
+        return error.policy_name == "DAILY"
+    return isinstance(error, (HubSpotAuthenticationError, HubSpotMissingScopesError))
+
+
+def _compact(value: Any) -> Any:
+    """HubSpot's JSON with interned keys: each response brings its own copies of the same ~30 key strings
+    (``formFields`` entries included), about 1.5 KB per item that 10,000 results would otherwise hold."""
+    if isinstance(value, dict):
+        return {sys.intern(key): _compact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_compact(item) for item in value]
+    return value
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class BatchBooker:
+    """Books items concurrently; one instance per batch.
+
+    :param hook: shared by every thread (one session). Mount a ``pacing.PacedAdapter`` on it to pace.
+    :param build: turns one input item into a ``MeetingBooking`` (raises ``BookingInputError``).
+    :param limiter: the adapter's limiter; configured from HubSpot's headers after the first answer
+        when ``learn_limit``.
+    :param attempt_is_repeat: an earlier attempt may have booked some items: reconcile each first.
+    """
+
+    def __init__(
+        self,
+        hook: HubSpotSchedulerHook,
+        *,
+        build: Callable[[Any], MeetingBooking],
+        limiter: SlidingWindowLimiter,
+        learn_limit: bool,
+        max_workers: int,
+        attempt_is_repeat: bool,
+        allow_offline: bool,
+        progress_interval_seconds: float,
+        log: logging.Logger | Any,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hook = hook
+        self.build = build
+        self.limiter = limiter
+        self.learn_limit = learn_limit
+        self.max_workers = max_workers
+        self.attempt_is_repeat = attempt_is_repeat
+        self.allow_offline = allow_offline
+        self.progress_interval_seconds = progress_interval_seconds
+        self.log = log
+        self._item_log = _WarningsOnly(log)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._report = BatchReport(results=[])
+
+    # ------------------------------------------------------------------ one item (any thread)
+    def _book_one(self, index: int, item: Any) -> dict[str, Any]:
+        if self._stop.is_set():
+            return self._failed(index, None, f"not attempted: {self._report.aborted_by}", retryable=True)
+        try:
+            booking = self.build(item)
+            outcome = book_exactly_once(
+                self.hook, booking, attempt_is_repeat=self.attempt_is_repeat, log=self._item_log
+            )
+        except BookingInputError as error:
+            return self._failed(index, error, str(error), retryable=False, field=error.field)
+        except Exception as error:
+            if _aborts_batch(error):
+                with self._lock:
+                    if not self._stop.is_set():
+                        self._report.aborted_by = f"{type(error).__name__}: {error}"
+                        self._stop.set()
+            reason = str(error) if isinstance(error, HubSpotError) else f"{type(error).__name__}: {error}"
+            return self._failed(index, error, reason, retryable=_is_retryable(error))
+        raw = outcome.raw
+        if raw.get("isOffline") and not self.allow_offline:
+            return self._failed(
+                index,
+                None,
+                "HubSpot answered isOffline=true: the host's calendar is disconnected, so nothing is on "
+                f"any calendar (correlationId {outcome.correlation_id or '-'}); set allow_offline=True "
+                "to accept",
+                retryable=False,
+            )
+        with self._lock:
+            self._report.booked += 1
+            self._report.reconciled += outcome.reconciled
+        return _compact(raw)
+
+    def _failed(
+        self,
+        index: int,
+        error: BaseException | None,
+        reason: str,
+        *,
+        retryable: bool,
+        field: str | None = None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            report = self._report
+            report.failed += 1
+            report.retryable_failures += retryable
+            if len(report.first_failures) < FAILURES_LOGGED:
+                report.first_failures.append(f"#{index}: {reason}")
+                log_it = True
+            else:
+                log_it = False
+        if log_it:
+            if error is not None and not isinstance(error, HubSpotError | BookingInputError):
+                self.log.exception("Item #%d failed unexpectedly", index, exc_info=error)
+            else:
+                self.log.warning("Item #%d failed: %s", index, reason)
+        entry: dict[str, Any] = {"index": index, "error": reason}
+        if field is not None:
+            entry["field"] = field
+        return entry
+
+    # ------------------------------------------------------------------ the batch (calling thread)
+    def run(self, items: Iterable[Any]) -> BatchReport:
+        """Book every item; never raises for an item's failure (see :class:`BatchReport`)."""
+        total = len(items) if isinstance(items, Sized) else None
+        report = self._report
+        results = report.results
+        started = self._clock()
+        next_progress = started + self.progress_interval_seconds
+        source = enumerate(items)
+
+        # Until HubSpot has answered once, the account's limit is unknown: book one item at a time.
+        if self.learn_limit:
+            for index, item in source:
+                results.append(self._book_one(index, item))
+                if "field" not in results[-1]:  # not an input error: HubSpot answered (or failed to)
+                    break
+            self._learn_limit()
+
+        in_flight: dict[Future[dict[str, Any]], int] = {}
+        max_in_flight = 2 * self.max_workers
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="hubspot-book") as pool:
+            try:
+                exhausted = False
+                while in_flight or not exhausted:
+                    while not exhausted and len(in_flight) < max_in_flight:
+                        try:
+                            index, item = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        results.append({})  # placeholder, keeps input order
+                        in_flight[pool.submit(self._book_one, index, item)] = index
+                    if not in_flight:
+                        break
+                    timeout = max(0.0, next_progress - self._clock())
+                    done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[in_flight.pop(future)] = future.result()
+                    if self._clock() >= next_progress:
+                        self._log_progress(len(results) - len(in_flight), total, started)
+                        next_progress = self._clock() + self.progress_interval_seconds
+            except BaseException:
+                # Killed (SIGTERM raises in this thread) or a bug: let running items finish, start no more.
+                self._report.aborted_by = "the task was stopped"
+                self._stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        report.elapsed_seconds = self._clock() - started
+        return report
+
+    def _learn_limit(self) -> None:
+        learned = limit_from_headers(self.hook.rate_limit_state.snapshot)
+        if learned is None:
+            self.log.info("No rate-limit headers from HubSpot yet; pacing to %r", self.limiter)
+            return
+        self.limiter.configure(*learned)
+        self.log.info(
+            "Pacing to HubSpot's limit of %d requests per %g s (from its X-HubSpot-RateLimit headers)",
+            *learned,
+        )
+
+    def _log_progress(self, done: int, total: int | None, started: float) -> None:
+        elapsed = self._clock() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        with self._lock:
+            booked, failed = self._report.booked, self._report.failed
+        if total is not None and rate > 0:
+            eta = _duration((total - done) / rate)
+            of_total = f"{done}/{total}"
+        else:
+            eta, of_total = "unknown", str(done)
+        self.log.info(
+            "Progress: %s items done (%d booked, %d failed) in %s, %.1f items/s, ETA %s",
+            of_total,
+            booked,
+            failed,
+            _duration(elapsed),
+            rate,
+            eta,
+        )

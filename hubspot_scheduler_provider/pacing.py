@@ -1,0 +1,178 @@
+"""Client-side pacing: keep many threads' HubSpot requests under the account's rate limit.
+
+HubSpot counts requests per account in a rolling window (``X-HubSpot-RateLimit-Max`` requests per
+``X-HubSpot-RateLimit-Interval-Milliseconds``, e.g. 190 per 10 s) and answers 429 beyond it. A 429 costs
+the thread that got it a whole window of waiting, so a batch paces itself instead:
+:class:`SlidingWindowLimiter` lets a request start only while fewer than ``max_requests`` requests count
+against the current window, as HubSpot counts them.
+
+HubSpot counts a request at some moment between its sending and its answer. So a request paced with
+:meth:`~SlidingWindowLimiter.slot` counts from when it is sent until one window after its answer arrived:
+never a 429 from this client, whatever the network's delays, for the price of one round trip per window.
+
+API, for any code that sends requests (one limiter shared by every thread of a batch):
+
+* ``with limiter.slot(): send()``: waits until the request may be sent; exact (see above).
+* ``limiter.acquire()`` before a request whose answer time is not reported: it counts for one window
+  plus ``headroom`` (a fraction of the window for the delivery delay) from now.
+* ``limiter.configure(max_requests, window_seconds)`` changes the limit while in use (e.g. once the first
+  answer's headers are known, :func:`limit_from_headers`); requests already counted keep counting.
+* :class:`PacedAdapter`: a ``requests`` transport adapter sending every request of a session through
+  ``slot()`` (the hook's retries and CRM reads included). Pass it as ``adapter=`` to
+  ``HubSpotSchedulerHook`` (``HttpHook``'s adapter argument); it also sizes the keep-alive connection
+  pool to the number of threads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import requests
+
+    from hubspot_scheduler_provider.hooks._rate_limit import RateLimitSnapshot
+
+#: HubSpot's smallest per-app limit (Free/Starter private apps: 100 requests per 10 s), used until the
+#: account's real limit is known from a response's headers.
+FALLBACK_MAX_REQUESTS = 100
+FALLBACK_WINDOW_SECONDS = 10.0
+#: For :meth:`SlidingWindowLimiter.acquire`: extra fraction of the window a request counts, because it
+#: reaches HubSpot a little after ``acquire()`` returns, and not always after the same delay.
+DEFAULT_HEADROOM = 0.05
+
+
+def _check_limit(max_requests: Any, window_seconds: Any) -> tuple[int, float]:
+    if not isinstance(max_requests, int) or isinstance(max_requests, bool) or max_requests < 1:
+        raise ValueError(f"max_requests_per_window: must be a whole number >= 1, got {max_requests!r}")
+    if (
+        isinstance(window_seconds, bool)
+        or not isinstance(window_seconds, (int, float))
+        or not (0 < window_seconds < float("inf"))
+    ):
+        raise ValueError(f"window_seconds: must be a positive number of seconds, got {window_seconds!r}")
+    return max_requests, float(window_seconds)
+
+
+class SlidingWindowLimiter:
+    """Fewer than ``max_requests`` other requests count against the window when one starts; thread-safe.
+
+    A sliding log (one float per request of the current window, and a count of requests in flight), not
+    a token bucket: HubSpot's rolling window allows a full burst after a quiet window, and so does this.
+    """
+
+    def __init__(
+        self,
+        max_requests: int,
+        window_seconds: float,
+        *,
+        headroom: float = DEFAULT_HEADROOM,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if isinstance(headroom, bool) or not isinstance(headroom, (int, float)) or not 0 <= headroom < 1:
+            raise ValueError(f"headroom: must be a fraction in [0, 1), got {headroom!r}")
+        self._max_requests, self._window = _check_limit(max_requests, window_seconds)
+        self._headroom = float(headroom)
+        self._clock = clock
+        self._sleep = sleep
+        self._changed = threading.Condition(threading.Lock())
+        #: Moments from which each finished request counts for one window (a min-heap).
+        self._counted_from: list[float] = []
+        #: Requests sent through slot() whose answer has not arrived: they count until it does.
+        self._in_flight = 0
+        #: Requests let through, and seconds spent waiting in total (for progress logs).
+        self.acquired = 0
+        self.waited_seconds = 0.0
+
+    @property
+    def max_requests(self) -> int:
+        return self._max_requests
+
+    @property
+    def window_seconds(self) -> float:
+        return self._window
+
+    def configure(self, max_requests: int, window_seconds: float) -> None:
+        """Change the limit; requests already counted keep counting against the new one."""
+        checked = _check_limit(max_requests, window_seconds)
+        with self._changed:
+            self._max_requests, self._window = checked
+            self._changed.notify_all()
+
+    def acquire(self) -> float:
+        """Block until one more request may start, count it for a window plus headroom from now, and
+        return the seconds waited."""
+        return self._wait_for_room(in_flight=False)
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Block until one more request may start (yields the seconds waited); the request counts until
+        one window after the ``with`` block ends, i.e. after its answer arrived."""
+        waited = self._wait_for_room(in_flight=True)
+        try:
+            yield waited
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                heapq.heappush(self._counted_from, self._clock())
+                self._changed.notify_all()
+
+    def _wait_for_room(self, *, in_flight: bool) -> float:
+        started = self._clock()
+        while True:
+            with self._changed:
+                now = self._clock()
+                horizon = now - self._window
+                counted = self._counted_from
+                while counted and counted[0] <= horizon:
+                    heapq.heappop(counted)
+                must_leave = self._in_flight + len(counted) - self._max_requests + 1
+                if must_leave <= 0:
+                    if in_flight:
+                        self._in_flight += 1
+                    else:
+                        heapq.heappush(counted, now + self._window * self._headroom)
+                    waited = now - started
+                    self.acquired += 1
+                    self.waited_seconds += waited
+                    return waited
+                if must_leave > len(counted):
+                    # Requests in flight must be answered first; each answer notifies.
+                    self._changed.wait(timeout=self._window)
+                    continue
+                delay = heapq.nsmallest(must_leave, counted)[-1] - horizon
+            self._sleep(delay)  # not holding the lock
+
+    def __repr__(self) -> str:
+        return f"SlidingWindowLimiter(max_requests={self._max_requests}, window_seconds={self._window:g})"
+
+
+def limit_from_headers(snapshot: RateLimitSnapshot) -> tuple[int, float] | None:
+    """``(max_requests, window_seconds)`` from HubSpot's rate-limit headers, or None if not sent."""
+    if not snapshot.max or not snapshot.interval_ms or snapshot.max < 1 or snapshot.interval_ms < 1:
+        return None
+    return snapshot.max, snapshot.interval_ms / 1000
+
+
+class PacedAdapter(TCPKeepAliveAdapter):
+    """HttpHook's default keep-alive adapter, pacing every request through ``limiter`` and pooling up to
+    ``pool_maxsize`` connections (requests' default of 10 would open and drop connections beyond 10
+    threads)."""
+
+    def __init__(self, limiter: SlidingWindowLimiter, *, pool_maxsize: int = 10, **kwargs: Any) -> None:
+        # HttpHook's own keep-alive settings (idle 120 s, 20 probes, 30 s apart).
+        kwargs = {"idle": 120, "count": 20, "interval": 30, **kwargs}
+        super().__init__(pool_maxsize=pool_maxsize, **kwargs)
+        self.limiter = limiter
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        with self.limiter.slot():
+            return super().send(request, *args, **kwargs)
