@@ -1,0 +1,179 @@
+"""The Airflow 3 UI in headless Chromium: trigger form, HubSpot connection form, extra links.
+
+Each test saves a screenshot to ``test-artifacts/`` (linked from the README).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pytest
+
+from .airflow_deployment import ADMIN_USER, AirflowDeployment
+from .browser import chromium, ensure_chromium, log_in, save_screenshot, wait_for
+from .conftest import ARTIFACTS, FORM_DAG_ID, BookedRun
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+EXTRA_LINKS = ("HubSpot contact", "Web conference")
+
+#: Every labelled row of a form in a dialog: its label and controls, as the user sees them.
+FORM_ROWS_JS = """
+const dialog = arguments[0];
+return [...dialog.querySelectorAll('[data-scope=field][data-part=root]')].map(row => ({
+  label: (row.querySelector('label') || {innerText: ''}).innerText.replace('*', '').trim(),
+  widgets: [...row.querySelectorAll('[data-testid]')].map(el => el.dataset.testid),
+  controls: [...row.querySelectorAll('input, textarea')].map(el => ({
+    name: el.name, type: el.type, role: el.getAttribute('role'), value: el.value, checked: el.checked,
+    placeholder: el.placeholder})),
+  text: row.innerText,
+}));
+"""
+
+
+@pytest.fixture(scope="module")
+def browser(airflow: AirflowDeployment) -> Iterator[Any]:
+    """One signed-in Chromium for the module."""
+    ensure_chromium()
+    with chromium() as driver:
+        log_in(driver, airflow.url, ADMIN_USER, airflow.password)
+        yield driver
+
+
+def by_css(scope: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(scope.find_elements(By.CSS_SELECTOR, selector))
+
+
+def open_dialog(driver: Any, title: str) -> Any:
+    """The modal dialog whose text starts with ``title`` (Chakra also renders popovers as dialogs)."""
+    return wait_for(
+        lambda: next((d for d in by_css(driver, "[role=dialog]") if d.text.startswith(title)), None),
+        f"the {title!r} dialog",
+    )
+
+
+def form_rows(driver: Any, dialog: Any) -> dict[str, dict[str, Any]]:
+    return {row["label"]: row for row in driver.execute_script(FORM_ROWS_JS, dialog) if row["label"]}
+
+
+@contextmanager
+def tall_window(driver: Any) -> Iterator[None]:
+    """A window tall enough that a whole dialog fits in its screenshot; normal size again afterwards."""
+    size = driver.get_window_size()
+    driver.set_window_size(size["width"], 2400)
+    try:
+        yield
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+def click_button(scope: Any, text: str) -> None:
+    wait_for(lambda: [b for b in by_css(scope, "button") if b.text == text], f"the {text!r} button")[
+        0
+    ].click()
+
+
+def test_trigger_form_renders_the_params_as_fields(browser: Any, airflow: AirflowDeployment) -> None:
+    browser.get(f"{airflow.url}/dags/{FORM_DAG_ID}")
+    wait_for(lambda: by_css(browser, "[data-testid=trigger-dag-button]"), "the Trigger button")[0].click()
+    dialog = open_dialog(browser, "Trigger Dag")
+    wait_for(lambda: by_css(dialog, "[name=element_contact_email]"), "the Run Parameters fields")
+    by_css(dialog, "[name=element_contact_email]")[0].send_keys("ada.lovelace@example.com")
+    by_css(dialog, "[name=element_first_name]")[0].send_keys("Ada")
+    by_css(dialog, "[name=element_last_name]")[0].send_keys("Lovelace")
+
+    rows = form_rows(browser, dialog)
+
+    assert [c["name"] for c in rows["Booker's email"]["controls"]] == ["element_contact_email"]
+    assert "HubSpot finds or creates the contact" in rows["Booker's email"]["text"]
+    assert "datetime-input" in rows["Start time"]["widgets"], "start time is a date-time picker"
+    assert rows["Meeting page slug"]["controls"][0]["value"] == "alice-smith"
+    assert rows["Time zone"]["controls"][0]["value"] == "UTC"
+    [dry_run] = rows["Dry run"]["controls"]
+    assert (dry_run["name"], dry_run["type"], dry_run["checked"]) == ("element_dry_run", "checkbox", False)
+    assert "Answers to the page's questions (optional)" in rows
+    assert "Consent checkboxes (optional)" in rows
+    # Duration: a choice among the page's durations, shown by name.
+    assert "30 minutes" in rows["Duration"]["text"]
+    duration_row = browser.execute_script(
+        "return [...arguments[0].querySelectorAll('[data-scope=field][data-part=root]')]"
+        ".find(row => row.innerText.startsWith('Duration'))",
+        dialog,
+    )
+    by_css(duration_row, "input[role=combobox]")[0].click()
+    choices = wait_for(lambda: by_css(browser, "[id^=react-select][id*=-option-]"), "the duration choices")
+    assert [choice.text for choice in choices] == ["15 minutes", "30 minutes", "60 minutes"]
+    choices[1].click()  # keep 30 minutes; closes the menu
+    with tall_window(browser):
+        save_screenshot(dialog, ARTIFACTS / "trigger-form.png")
+
+
+def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: AirflowDeployment) -> None:
+    browser.get(f"{airflow.url}/connections")
+    click_button(browser, "Add Connection")
+    dialog = open_dialog(browser, "Add Connection")
+    connection_type = by_css(dialog, "input[role=combobox]")[0]
+    connection_type.click()
+    connection_type.send_keys("HubSpot")
+    wait_for(
+        lambda: [o for o in by_css(browser, "[role=option]") if o.text == "HubSpot"], "the HubSpot type"
+    )[0].click()
+    token_input = wait_for(lambda: by_css(dialog, "input[name=password]"), "the HubSpot connection fields")[0]
+    by_css(dialog, "input[name=connection_id]")[0].send_keys("hubspot_default")
+    standard = form_rows(browser, dialog)
+
+    [token] = standard["Access token (service key, private app or OAuth)"]["controls"]
+    assert (token["name"], token["type"]) == ("password", "password")
+    assert token["placeholder"].startswith("pat-na1-")
+    assert token_input.is_displayed()
+    assert standard["Host"]["controls"][0]["placeholder"] == "https://api.hubapi.com"
+    for hidden in ("Login", "Schema", "Port"):
+        assert hidden not in standard
+    with tall_window(browser):
+        save_screenshot(dialog, ARTIFACTS / "connection-form.png")
+
+    click_button(dialog, "Extra Fields")
+    wait_for(lambda: by_css(dialog, "input[name=element_portal_id]")[0].is_displayed(), "the extra fields")
+    rows = form_rows(browser, dialog)
+
+    expected = {
+        "API version": "element_api_version",
+        "Timeout (seconds)": "element_timeout",
+        "Portal (hub) ID": "element_portal_id",
+        "OAuth client ID": "element_client_id",
+        "OAuth client secret": "element_client_secret",
+        "OAuth refresh token": "element_refresh_token",
+    }
+    for label, name in expected.items():
+        assert name in [c["name"] for c in rows[label]["controls"]], label
+    for secret in ("OAuth client secret", "OAuth refresh token"):
+        assert rows[secret]["controls"][0]["type"] == "password"
+    with tall_window(browser):
+        save_screenshot(dialog, ARTIFACTS / "connection-form-extra-fields.png")
+
+
+def test_booking_task_shows_its_extra_links(
+    browser: Any, airflow: AirflowDeployment, booked_run: BookedRun, sandbox: Any
+) -> None:
+    assert booked_run.run["state"] == "success"
+    task_url = f"{airflow.url}/dags/{FORM_DAG_ID}/runs/{quote(booked_run.run_id, safe='')}/tasks/book_meeting"
+    browser.get(f"{task_url}/details")
+
+    def extra_links() -> dict[str, str] | None:
+        found = {a.text: a.get_attribute("href") for a in by_css(browser, "a") if a.text in EXTRA_LINKS}
+        return found if len(found) == len(EXTRA_LINKS) else None
+
+    links = wait_for(extra_links, "the task's extra links")
+
+    [booking] = [b for b in sandbox.bookings if b["request"]["email"] == booked_run.conf["contact_email"]]
+    assert links == {
+        "HubSpot contact": f"https://app.hubspot.com/contacts/24681357/record/0-1/{booking['contactId']}",
+        "Web conference": booking["webConferenceUrl"],
+    }
+    save_screenshot(browser, ARTIFACTS / "task-extra-links.png")
