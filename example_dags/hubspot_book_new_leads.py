@@ -85,7 +85,7 @@ with DAG(
     @task(trigger_rule="all_done")
     def summarise(payloads: list[dict[str, Any]], ti: Any = None) -> dict[str, list[dict[str, Any]]]:
         """Pair each payload with its booking's XCom by map index: a failed booking left none."""
-        from hubspot_scheduler_provider.operators.book_meeting import mask_email
+        from hubspot_scheduler_provider.errors import mask_emails
 
         summary: dict[str, list[dict[str, Any]]] = {"booked": [], "failed": []}
         for map_index, payload in enumerate(payloads):
@@ -93,7 +93,7 @@ with DAG(
             lead = {
                 "map_index": map_index,
                 "slug": payload["slug"],
-                "contact": mask_email(payload["contact_email"]),
+                "contact": mask_emails(payload["contact_email"]),
             }
             if answer:
                 summary["booked"].append(

@@ -46,7 +46,9 @@ def get_api_version(name: str | None) -> ApiVersion:
         return API_VERSIONS[key]
     except KeyError:
         choices = ", ".join(API_VERSIONS)
-        raise ValueError(f"api_version: unknown HubSpot Scheduler API version {key!r}; use one of {choices}") from None
+        raise ValueError(
+            f"api_version: unknown HubSpot Scheduler API version {key!r}; use one of {choices}"
+        ) from None
 
 
 def duration_to_wire(duration_ms: int, version: ApiVersion) -> int:

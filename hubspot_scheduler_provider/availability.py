@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowException
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pendulum import DateTime
+    from typing_extensions import TypeVar
 
     from hubspot_scheduler_provider.models import (
         AvailabilityPage,
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
         LinkAvailability,
         MeetingBooking,
     )
+
+    #: What ``book_next_available``'s ``book`` returns (``hook.book_meeting``'s ``BookingResult`` unless
+    #: the caller sends its own way); only for type checkers, so no runtime import.
+    _Booked = TypeVar("_Booked", default=BookingResult)
 
 #: How many months :func:`find_slots` reads at most; HubSpot pages rarely advertise further ahead.
 MAX_MONTHS = 12
@@ -133,6 +138,13 @@ class SlotQuery:
         earliest = self.describe(self.earliest_ms) if self.earliest_ms is not None else "now"
         latest = self.describe(self.latest_ms) if self.latest_ms is not None else "open end"
         return f"{earliest} .. {latest}"
+
+    def no_free_slot(self, why: str = "") -> NoFreeSlotError:
+        """The error for "the window has no free slot" (``why``: what else happened, if anything)."""
+        return NoFreeSlotError(
+            f"No free {self.duration_ms // _MS_PER_MINUTE}-minute slot on page {self.slug!r} in "
+            f"{self.describe_window()}" + (f" ({why})" if why else "")
+        )
 
 
 def _window_bound(field: str, value: Any, zone: str) -> int | None:
@@ -246,8 +258,8 @@ def book_next_available(
     latest: Any = None,
     max_attempts: int = 3,
     log: logging.Logger | Any = None,
-    book: Callable[[MeetingBooking], BookingResult] | None = None,
-) -> tuple[DateTime, BookingResult]:
+    book: Callable[[MeetingBooking], _Booked] | None = None,
+) -> tuple[DateTime, _Booked]:
     """Book the first free slot in the window; return it with HubSpot's answer.
 
     Another booker can take a slot between our read and our POST; HubSpot then refuses with
@@ -258,23 +270,20 @@ def book_next_available(
 
     ``build_booking_for_slot`` turns a slot into the booking to send (its ``slug``, ``duration`` and
     ``timezone`` should match the arguments here). ``book`` sends one booking (default
-    ``hook.book_meeting``); an operator passes its own to keep its rules for unknown outcomes.
+    ``hook.book_meeting``); an operator passes its own to keep its rules for unknown outcomes (such as
+    exactly-once reconciliation). Whatever ``book`` returns is returned as it is.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts: must be at least 1")
     log = log or _log
-    send = book or hook.book_meeting
+    send = cast("Callable[[MeetingBooking], _Booked]", book or hook.book_meeting)
     query = SlotQuery.parse(slug, duration, timezone, earliest, latest)
     refused: set[int] = set()
     while True:
         starts = find_slot_starts(hook, query, limit=len(refused) + 1)
         start_ms = next((ms for ms in starts if ms not in refused), None)
         if start_ms is None:
-            taken = f" ({len(refused)} slot(s) were taken by others first)" if refused else ""
-            raise NoFreeSlotError(
-                f"No free {query.duration_ms // _MS_PER_MINUTE}-minute slot on page {query.slug!r} in "
-                f"{query.describe_window()}{taken}"
-            )
+            raise query.no_free_slot(f"{len(refused)} slot(s) were taken by others first" if refused else "")
         slot = query.to_datetime(start_ms)
         attempt = len(refused) + 1
         log.info(

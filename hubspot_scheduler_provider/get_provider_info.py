@@ -1,4 +1,4 @@
-"""Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata for Airflow's ProvidersManager (the ``apache_airflow_provider`` entry point)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,24 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["hubspot_scheduler_provider.operators.book_meeting"],
+                "python-modules": [
+                    "hubspot_scheduler_provider.operators.book_meeting",
+                    "hubspot_scheduler_provider.operators.book_meetings",
+                    "hubspot_scheduler_provider.operators.meeting_links",
+                    "hubspot_scheduler_provider.operators.calendar_meeting",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["hubspot_scheduler_provider.sensors.slot_available"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["hubspot_scheduler_provider.triggers.slot_available"],
             }
         ],
         "connection-types": [

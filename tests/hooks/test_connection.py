@@ -73,7 +73,10 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"extra": {"timeout": "soon"}}, "timeout"),
         ({"extra": {"timeout": 0}}, "timeout"),
         ({"password": None}, "password"),
-        ({"password": None, "extra": {"client_id": "c", "refresh_token": "r"}}, "client_secret"),
+        (
+            {"password": None, "extra": {"client_id": "client-id-1", "refresh_token": "refresh-token-1"}},
+            "client_secret",
+        ),
     ],
 )
 def test_bad_connection_names_the_field(

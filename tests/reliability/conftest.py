@@ -1,0 +1,34 @@
+"""Fixtures of the reliability suite (helpers live in ``helpers``, imported under one module name)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hubspot_scheduler_provider import exactly_once
+from tests.reliability.helpers import REPORTED, SANDBOX_NOW, TOKEN
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from hubspot_scheduler_provider.testing import HubSpotSandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_crm_recheck_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's CRM shows a booking at once; skip the waits meant for HubSpot's indexing lag."""
+    monkeypatch.setattr(exactly_once, "RECHECK_DELAYS", (0.0,))
+
+
+@pytest.fixture
+def sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> HubSpotSandbox:
+    started: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW)
+    return started
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reports() -> Iterator[None]:
+    REPORTED.clear()
+    yield
+    REPORTED.clear()

@@ -1,0 +1,311 @@
+"""``book_exactly_once`` and the CRM lookups against the sandbox: each decision path, with the sandbox's
+booking list as the judge. Waits are recorded, not slept."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+import hubspot_scheduler_provider
+from hubspot_scheduler_provider.errors import (
+    BookingOutcomeUnknownError,
+    HubSpotDailyLimitError,
+    HubSpotValidationError,
+)
+from hubspot_scheduler_provider.exactly_once import (
+    RECHECK_DELAYS,
+    book_exactly_once,
+    is_repeat_attempt,
+)
+from hubspot_scheduler_provider.hooks.crm import CrmLookup
+from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+from hubspot_scheduler_provider.models import MeetingBooking
+from hubspot_scheduler_provider.testing import (
+    DropAfterCommit,
+    DropBeforeCommit,
+    HubSpotSandbox,
+    MalformedJson,
+    Status,
+)
+from hubspot_scheduler_provider.testing.sandbox import DEFAULT_SCOPES
+from tests.reliability.helpers import (
+    FIRST_SLOT,
+    HALF_HOUR_MS,
+    SANDBOX_NOW,
+    TOKEN,
+    assert_exactly_once,
+    booking_posts,
+    key_of,
+    payload,
+)
+
+log = logging.getLogger("tests.reliability")
+CONTACT_GET = "/crm/v3/objects/contacts/"
+
+
+def a_booking(**changes: Any) -> MeetingBooking:
+    wire = payload()
+    fields: dict[str, Any] = {
+        "slug": wire["slug"],
+        "email": wire["email"],
+        "first_name": wire["firstName"],
+        "last_name": wire["lastName"],
+        "start_time": FIRST_SLOT,
+        "duration": HALF_HOUR_MS,
+    }
+    return MeetingBooking(**{**fields, **changes})
+
+
+def new_hook() -> HubSpotSchedulerHook:
+    hook = HubSpotSchedulerHook()
+    hook._sleep = lambda seconds: None  # the transport's retry waits
+    return hook
+
+
+def book(**kwargs: Any) -> Any:
+    waits: list[float] = kwargs.pop("waits", [])
+    return book_exactly_once(
+        new_hook(),
+        kwargs.pop("booking", a_booking()),
+        attempt_is_repeat=kwargs.pop("repeat", False),
+        log=log,
+        sleep=waits.append,
+        **kwargs,
+    )
+
+
+def crm_reads(sandbox: HubSpotSandbox) -> list[str]:
+    return [r.path for r in sandbox.requests if "/crm/" in r.path]
+
+
+def booking_answer_keys() -> set[str]:
+    spec_path = (
+        Path(hubspot_scheduler_provider.__file__).parent / "testing/specs/scheduler-meetings-2026-09.json"
+    )
+    spec = json.loads(spec_path.read_text())
+    return set(spec["components"]["schemas"]["ExternalMeetingBookingResponse"]["properties"])
+
+
+# --- first attempt ---------------------------------------------------------------------------------
+
+
+def test_first_attempt_books_without_asking_the_crm(sandbox):
+    outcome = book()
+
+    assert (outcome.reconciled, booking_posts(sandbox), crm_reads(sandbox)) == (False, 1, [])
+    assert outcome.raw == {k: v for k, v in sandbox.bookings[0].items() if k in outcome.raw}
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_lost_answer_is_reconciled_from_the_crm_with_the_answers_keys(sandbox, caplog):
+    sandbox.inject(DropAfterCommit())
+    caplog.set_level(logging.INFO)
+
+    outcome = book()
+
+    committed = sandbox.bookings[0]
+    assert outcome.reconciled and outcome.raw["reconciled"] is True
+    assert set(outcome.raw) - {"reconciled", "crmMeetingId"} <= booking_answer_keys()
+    for key in ("contactId", "start", "end", "duration", "subject"):
+        assert outcome.raw[key] == committed[key], key
+    assert outcome.raw["crmMeetingId"] == committed["crmMeetingId"]
+    assert booking_posts(sandbox) == 1
+    assert "reconciled" in caplog.text and "guest0@example.com" not in caplog.text
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_200_with_a_broken_body_is_reconciled_with_its_correlation_id(sandbox):
+    sandbox.inject(MalformedJson())
+
+    outcome = book()
+
+    post = next(r for r in sandbox.requests if r.path.endswith("/book"))
+    assert outcome.reconciled and outcome.correlation_id == post.correlation_id
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_unknown_outcome_not_in_the_crm_is_not_resent_and_says_what_to_check(sandbox):
+    sandbox.inject(DropBeforeCommit())
+    waits: list[float] = []
+
+    with pytest.raises(BookingOutcomeUnknownError) as raised:
+        book(waits=waits, recheck_delays=RECHECK_DELAYS)
+
+    message = str(raised.value)
+    assert message.startswith(
+        "Booking outcome unknown, not re-sent: page 'alice-smith' at 2026-12-02T14:00:00Z"
+    )
+    for hint in ("g***@example.com", "shows no meeting", "allow_resend=True", "retry the task"):
+        assert hint in message
+    assert "guest0@example.com" not in message
+    assert waits == [w for w in RECHECK_DELAYS if w > 0]  # checked once per delay, the first at once
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 0)
+    assert_exactly_once(sandbox, [key_of(payload())], {key_of(payload()): message})
+
+
+def test_allow_resend_sends_once_more_when_the_crm_has_nothing(sandbox):
+    sandbox.inject(Status(502))
+
+    outcome = book(allow_resend=True)
+
+    assert (outcome.reconciled, booking_posts(sandbox)) == (False, 2)
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_allow_resend_still_reconciles_a_resent_booking_whose_answer_is_lost(sandbox):
+    sandbox.inject(Status(504))
+    sandbox.inject(DropAfterCommit())
+
+    outcome = book(allow_resend=True)
+
+    assert (outcome.reconciled, booking_posts(sandbox)) == (True, 2)
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_allow_resend_sends_at_most_twice(sandbox):
+    sandbox.inject(Status(503), times=2)
+
+    with pytest.raises(BookingOutcomeUnknownError):
+        book(allow_resend=True)
+
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (2, 0)
+
+
+def test_known_failures_are_raised_as_they_are(sandbox):
+    sandbox.add_busy_time("alice-smith", FIRST_SLOT, FIRST_SLOT + timedelta(hours=1))
+
+    with pytest.raises(HubSpotValidationError, match="START_TIME_NOT_VALID"):
+        book()
+
+    assert crm_reads(sandbox) == []
+
+
+# --- repeated attempts -----------------------------------------------------------------------------
+
+
+def test_repeat_attempt_returns_the_earlier_booking_without_posting(sandbox):
+    first = book()
+
+    again = book(repeat=True)
+
+    assert again.reconciled and again.raw["contactId"] == first.raw["contactId"]
+    assert booking_posts(sandbox) == 1
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_repeat_attempt_books_when_the_crm_has_no_such_contact(sandbox):
+    outcome = book(repeat=True)
+
+    assert not outcome.reconciled
+    assert crm_reads(sandbox) == [CONTACT_GET + "guest0%40example.com"]
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_a_meeting_of_another_length_at_that_time_is_not_this_booking(sandbox):
+    book(booking=a_booking(duration=2 * HALF_HOUR_MS))
+
+    # Same person, same start, 30 instead of 60 minutes: not the same booking, so it is sent (and refused).
+    with pytest.raises(HubSpotValidationError, match="START_TIME_NOT_VALID"):
+        book(repeat=True)
+
+    assert booking_posts(sandbox) == 2
+    assert len(sandbox.bookings) == 1
+
+
+def test_repeat_attempt_without_crm_scope_fails_naming_the_scope_and_sends_nothing(hubspot_sandbox_factory):
+    sandbox = hubspot_sandbox_factory(
+        token=TOKEN, now=SANDBOX_NOW, scopes=DEFAULT_SCOPES - {"crm.objects.contacts.read"}
+    )
+
+    with pytest.raises(BookingOutcomeUnknownError) as raised:
+        book(repeat=True)
+
+    message = str(raised.value)
+    assert "needs the scope crm.objects.contacts.read" in message
+    assert "repeated attempt" in message and "not re-sent" in message
+    assert booking_posts(sandbox) == 0
+
+
+def test_repeat_attempt_without_crm_scope_books_when_resending_is_allowed(hubspot_sandbox_factory):
+    sandbox = hubspot_sandbox_factory(
+        token=TOKEN, now=SANDBOX_NOW, scopes=DEFAULT_SCOPES - {"crm.objects.contacts.read"}
+    )
+
+    outcome = book(repeat=True, allow_resend=True)
+
+    assert not outcome.reconciled
+    assert_exactly_once(sandbox, [key_of(payload())])
+
+
+def test_unreachable_crm_after_a_lost_answer_fails_with_the_posts_correlation_id(sandbox):
+    sandbox.inject(Status(502))
+    sandbox.inject(Status(503), method="GET", path_contains=CONTACT_GET, times=20)
+
+    with pytest.raises(BookingOutcomeUnknownError) as raised:
+        book()
+
+    post = next(r for r in sandbox.requests if r.path.endswith("/book"))
+    assert raised.value.correlation_id == post.correlation_id
+    assert "Checking HubSpot's CRM for the meeting failed" in str(raised.value)
+    assert "HTTP 503" in str(raised.value)
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 0)
+
+
+# --- pieces ----------------------------------------------------------------------------------------
+
+
+def test_crm_lookup_finds_the_contacts_meeting_at_that_start_only(sandbox):
+    book()
+    book(booking=a_booking(start_time=FIRST_SLOT + timedelta(hours=1)))
+    crm = CrmLookup(new_hook().transport)
+
+    contact_id = crm.contact_id_by_email("GUEST0@example.com ")
+    meetings = crm.meetings_of_contact_at(contact_id or "", FIRST_SLOT)
+
+    assert contact_id == sandbox.bookings[0]["contactId"]
+    assert [m.id for m in meetings] == [sandbox.bookings[0]["crmMeetingId"]]
+    assert (meetings[0].start, meetings[0].duration_ms) == (FIRST_SLOT, HALF_HOUR_MS)
+    assert crm.contact_id_by_email("nobody@example.com") is None
+    searches = [r.body for r in sandbox.requests if r.path.endswith("/meetings/search")]
+    assert searches[0]["filterGroups"][0]["filters"][1] == {
+        "propertyName": "hs_meeting_start_time",
+        "operator": "EQ",
+        "value": str(int(FIRST_SLOT.timestamp() * 1000)),
+    }
+    assert sandbox.spec_violations == []  # requests and answers as crm-meetings-v3.json describes them
+
+
+@pytest.mark.parametrize(("try_number", "repeat"), [(1, False), (2, True), (5, True), (None, False)])
+def test_a_repeat_is_any_try_after_the_first(try_number, repeat):
+    class TaskInstance:
+        pass
+
+    ti = TaskInstance()
+    ti.try_number = try_number  # type: ignore[attr-defined]
+    assert is_repeat_attempt({"ti": ti}) is repeat
+
+
+def test_outcome_unknown_error_survives_pickling():
+    error = BookingOutcomeUnknownError(
+        "Booking outcome unknown, not re-sent: x.", status=502, correlation_id="c-1"
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.correlation_id) == (str(error), "c-1")
+
+
+def test_daily_limit_is_not_retried_by_airflow(hubspot_sandbox_factory):
+    sandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, daily_limit=0)
+
+    with pytest.raises(HubSpotDailyLimitError) as raised:
+        book()
+
+    assert isinstance(raised.value, AirflowFailException)
+    assert raised.value.policy_name == "DAILY" and "midnight" in str(raised.value)
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 0)

@@ -1,0 +1,170 @@
+"""Secrets and personal data: DAG runs that succeed and fail in every way a token is used, then a grep of
+everything Airflow kept (task logs, log files, XComs, rendered template fields, exception texts) for the
+token, the OAuth client secret, refresh and access tokens. Also: emails masked in INFO logs, no response
+bodies logged at ERROR, plain http to a non-loopback host refused before any request."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubspot_scheduler_provider.errors import HubSpotConfigError
+from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
+from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
+from tests.reliability.helpers import (
+    REPORTED,
+    SANDBOX_NOW,
+    TOKEN,
+    make_dag,
+    payload,
+    record_exception,
+    run_dag,
+)
+
+WRONG_TOKEN = "pat-na1-WRONG-4b9e-token-must-never-leak"
+CLIENT_SECRET = "client-secret-9f3c1a-must-never-leak"
+REFRESH_TOKEN = "refresh-token-2d7b44-must-never-leak"
+WRONG_CLIENT_SECRET = "client-secret-WRONG-5e8d-must-never-leak"
+BOOKER_EMAIL = "grace.hopper@example.com"
+#: December 2026 weekdays on which 09:00 New York is free on "alice-smith".
+WEEKDAYS = (2, 3, 4, 7, 8, 9)
+
+
+def booking(index: int, **changes: Any) -> dict[str, Any]:
+    start = f"2026-12-{WEEKDAYS[index]:02d}T14:00:00Z"
+    return {**payload(index), "email": BOOKER_EMAIL, "startTime": start, **changes}
+
+
+def run_one(dag_id: str, **operator_kwargs: Any) -> Any:
+    with make_dag(dag_id) as dag:
+        BookMeetingOperator(task_id="book", on_failure_callback=record_exception, **operator_kwargs)
+    return run_dag(dag)
+
+
+def stored_for(dag_ids: list[str]) -> str:
+    """XComs and rendered template fields of these DAGs, as stored in the metadata DB (what the UI shows)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.xcom import XComModel as XComTable
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom as XComTable  # type: ignore[assignment]
+    with create_session() as session:
+        xcoms = [row.value for row in session.query(XComTable).filter(XComTable.dag_id.in_(dag_ids)).all()]
+        rendered = [
+            row.rendered_fields
+            for row in session.query(RenderedTaskInstanceFields)
+            .filter(RenderedTaskInstanceFields.dag_id.in_(dag_ids))
+            .all()
+        ]
+    return json.dumps({"xcom": xcoms, "rendered": rendered}, default=str)
+
+
+def log_files() -> str:
+    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+    return (
+        "\n".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
+        if logs.exists()
+        else ""
+    )
+
+
+def test_secrets_never_reach_logs_xcom_rendered_fields_or_errors(
+    hubspot_sandbox_factory, airflow_db, capfd, caplog
+):
+    sandbox: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW)
+    oauth: HubSpotSandbox = hubspot_sandbox_factory(
+        conn_id="hubspot_oauth",
+        token=None,
+        now=SANDBOX_NOW,
+        oauth_client_id="client-1",
+        oauth_client_secret=CLIENT_SECRET,
+        oauth_refresh_token=REFRESH_TOKEN,
+    )
+    os.environ["AIRFLOW_CONN_HUBSPOT_WRONG"] = json.dumps(
+        {**sandbox.connection_dict(), "password": WRONG_TOKEN}
+    )
+    os.environ["AIRFLOW_CONN_HUBSPOT_OAUTH_WRONG"] = oauth.connection_json(client_secret=WRONG_CLIENT_SECRET)
+    runs: dict[str, Any] = {}
+    try:
+        runs["secrets_booked"] = run_one("secrets_booked", payload=booking(0))
+        sandbox.inject(Status(502))
+        runs["secrets_outcome_unknown"] = run_one("secrets_outcome_unknown", payload=booking(1))
+        runs["secrets_wrong_token"] = run_one(
+            "secrets_wrong_token", payload=booking(2), hubspot_conn_id="hubspot_wrong"
+        )
+        runs["secrets_bad_input"] = run_one("secrets_bad_input", payload=booking(3, duration="half an hour"))
+        runs["secrets_oauth_booked"] = run_one(
+            "secrets_oauth_booked", payload=booking(4), hubspot_conn_id="hubspot_oauth"
+        )
+        oauth.expire_access_tokens()
+        runs["secrets_oauth_wrong_secret"] = run_one(
+            "secrets_oauth_wrong_secret", payload=booking(5), hubspot_conn_id="hubspot_oauth_wrong"
+        )
+    finally:
+        del os.environ["AIRFLOW_CONN_HUBSPOT_WRONG"], os.environ["AIRFLOW_CONN_HUBSPOT_OAUTH_WRONG"]
+
+    states = {dag_id: run.state for dag_id, run in runs.items()}
+    assert states == {
+        "secrets_booked": "success",
+        "secrets_outcome_unknown": "failed",
+        "secrets_wrong_token": "failed",
+        "secrets_bad_input": "failed",
+        "secrets_oauth_booked": "success",
+        "secrets_oauth_wrong_secret": "failed",
+    }
+    assert len(REPORTED) == 4  # each failure said why
+    output = capfd.readouterr()
+    task_logs = output.out + output.err + caplog.text
+    haystacks = {
+        "task logs": task_logs,
+        "log files": log_files(),
+        "XCom and rendered fields": stored_for(list(runs)),
+        "exception texts": json.dumps(list(REPORTED.values())),
+    }
+    # The OAuth access tokens HubSpot (the sandbox) issued during the runs are secrets too.
+    issued = list(oauth.tokens._issued)
+    assert issued, "the OAuth run must have fetched an access token"
+    secrets = [TOKEN, WRONG_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, WRONG_CLIENT_SECRET, *issued]
+    leaks = [(where, secret) for where, text in haystacks.items() for secret in secrets if secret in text]
+    assert leaks == []
+    # The checks above can fail: the runs did log, store and raise things.
+    assert "Booked slug=alice-smith" in task_logs and "not re-sent" in haystacks["exception texts"]
+    assert "contactId" in haystacks["XCom and rendered fields"]
+
+
+def test_info_logs_mask_emails_and_error_logs_carry_no_response_bodies(sandbox, capfd, caplog):
+    sandbox.inject(Status(502))
+    run_one("privacy_outcome_unknown", payload=booking(0), retries=1, retry_delay=0)
+    run_one("privacy_rejected", payload=booking(1, duration=45 * 60_000))  # HubSpot answers 400
+
+    output = capfd.readouterr()
+    lines = (output.out + output.err + caplog.text).splitlines()
+    assert any("g***@example.com" in line for line in lines)
+    assert [line for line in lines if BOOKER_EMAIL in line and "debug" not in line.lower()] == []
+    error_lines = [line for line in lines if "[error" in line or line.startswith("ERROR")]
+    assert error_lines, "the failed runs must have logged errors"
+    for line in error_lines:
+        for body_marker in ('"correlationId":', '"category":', '"formFields":', '"subCategory":'):
+            assert body_marker not in line, line
+
+
+@pytest.mark.parametrize("host", ["http://api.hubapi.com", "http://10.0.0.7:8080", "api.hubapi.com:80"])
+def test_plain_http_to_a_non_loopback_host_is_refused_before_any_request(monkeypatch, sandbox, host):
+    schema = {"schema": "http"} if "://" not in host else {}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_PLAIN",
+        json.dumps({"conn_type": "hubspot", "host": host, "password": TOKEN, **schema}),
+    )
+
+    with pytest.raises(HubSpotConfigError, match="plain http") as raised:
+        HubSpotSchedulerHook("hubspot_plain").get_booking_info("alice-smith", "UTC")
+
+    assert TOKEN not in str(raised.value)
+    assert sandbox.requests == []
