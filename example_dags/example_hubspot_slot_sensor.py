@@ -7,7 +7,8 @@ Three tasks:
    `window_days` days.
 2. **wait_for_slot** (`MeetingSlotAvailableSensor`, deferrable) waits until the page has a free slot of
    the chosen duration that fits in the window. While it waits, the triggerer polls HubSpot every
-   `poke_interval` seconds and no worker slot is used. It returns the slot (ISO 8601) to XCom.
+   60 seconds (the deployment's `HUBSPOT_SLOT_SENSOR_POKE_INTERVAL` environment variable, in seconds,
+   changes that) and no worker slot is used. It returns the slot (ISO 8601) to XCom.
 3. **book_meeting** (`BookMeetingOperator`) books that slot for the booker in the form.
 
 The sensor only reads; booking happens in a normal task (a trigger may be re-run after a triggerer
@@ -25,6 +26,8 @@ It uses the `hubspot_default` connection (HubSpot, or the local sandbox test dou
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -36,6 +39,8 @@ from hubspot_scheduler_provider.sensors.slot_available import MeetingSlotAvailab
 #: The HubSpot connection every task of this DAG uses; change it here only.
 HUBSPOT_CONN_ID = "hubspot_default"
 DURATIONS = {30 * 60_000: "30 minutes", 60 * 60_000: "60 minutes"}
+#: Read when the file is parsed: ``poke_interval`` is not a templated field, so a run's params cannot set it.
+POKE_INTERVAL = timedelta(seconds=float(os.environ.get("HUBSPOT_SLOT_SENSOR_POKE_INTERVAL", "60")))
 
 with DAG(
     dag_id="hubspot_wait_for_slot_then_book",
@@ -88,7 +93,7 @@ with DAG(
         earliest="{{ ti.xcom_pull(task_ids='search_window')['earliest'] }}",
         latest="{{ ti.xcom_pull(task_ids='search_window')['latest'] }}",
         deferrable=True,
-        poke_interval=60,
+        poke_interval=POKE_INTERVAL,
         timeout=6 * 60 * 60,
     )
     window >> wait_for_slot

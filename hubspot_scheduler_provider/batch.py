@@ -9,7 +9,8 @@ soon as the item is done, and at most ``2 * max_workers`` items are in flight, s
 holds little more than its results.
 
 Pacing is not done here but in the hook's session (``pacing.PacedAdapter``): every request counts
-against HubSpot's limit, including retries and CRM reads.
+against HubSpot's limit, including retries and CRM reads. The hook must be built with
+``pace_on_remaining=False`` (see ``pacing`` for why the two pacing mechanisms exist).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from hubspot_scheduler_provider.errors import (
     HubSpotRateLimitError,
     HubSpotServerError,
 )
-from hubspot_scheduler_provider.exactly_once import book_exactly_once
+from hubspot_scheduler_provider.exactly_once import RECHECK_DELAYS, book_exactly_once
 from hubspot_scheduler_provider.pacing import limit_from_headers
 
 if TYPE_CHECKING:
@@ -62,8 +63,11 @@ class BatchReport:
 
 
 class _WarningsOnly:
-    """A logger view without debug/info: per-item messages of the hook and the exactly-once check would
-    be 10,000 lines for 10,000 items; progress logs summarise them, warnings still show."""
+    """A view of the batch's logger without debug/info, handed to the per-item exactly-once check: its
+    per-item messages would be 10,000 lines for 10,000 items; progress logs summarise them, warnings
+    still show. (The hook itself logs per request only at DEBUG level, so it needs nothing of the kind.)
+    A wrapper rather than a logger level because the task's logger is shared, and is a structlog logger
+    on Airflow 3."""
 
     def __init__(self, log: Any) -> None:
         self._log = log
@@ -75,14 +79,6 @@ class _WarningsOnly:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._log, name)
-
-
-def quiet_per_item_logs(hook: HubSpotSchedulerHook) -> None:
-    """Mute the hook's per-request info lines (its retries and errors still log as warnings).
-
-    LoggingMixin keeps the logger in ``_log`` (created on first use) on Airflow 2 and 3 alike.
-    """
-    hook._log = _WarningsOnly(hook.log)  # type: ignore[assignment]
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -140,6 +136,8 @@ class BatchBooker:
         progress_interval_seconds: float,
         log: logging.Logger | Any,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        index_wait_seconds: float = sum(RECHECK_DELAYS),
     ) -> None:
         self.hook = hook
         self.build = build
@@ -152,6 +150,8 @@ class BatchBooker:
         self.log = log
         self._item_log = _WarningsOnly(log)
         self._clock = clock
+        self._sleep = sleep
+        self.index_wait_seconds = index_wait_seconds
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._report = BatchReport(results=[])
@@ -163,7 +163,12 @@ class BatchBooker:
         try:
             booking = self.build(item)
             outcome = book_exactly_once(
-                self.hook, booking, attempt_is_repeat=self.attempt_is_repeat, log=self._item_log
+                self.hook,
+                booking,
+                attempt_is_repeat=self.attempt_is_repeat,
+                log=self._item_log,
+                # A repeat waited for the CRM's index once for the whole batch (see run()).
+                recheck_delays=(0.0,) if self.attempt_is_repeat else None,
             )
         except BookingInputError as error:
             return self._failed(index, error, str(error), retryable=False, field=error.field)
@@ -227,6 +232,11 @@ class BatchBooker:
         started = self._clock()
         next_progress = started + self.progress_interval_seconds
         source = enumerate(items)
+        if self.attempt_is_repeat:
+            # HubSpot's CRM search shows a new meeting a few seconds late. Wait for it once here instead
+            # of re-checking every item (which would cost up to that wait per item).
+            self.log.info("Repeated attempt: waiting %.0f s for HubSpot's CRM index", self.index_wait_seconds)
+            self._sleep(self.index_wait_seconds)
 
         # Until HubSpot has answered once, the account's limit is unknown: book one item at a time.
         if self.learn_limit:

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
@@ -276,10 +276,36 @@ def parse_timezone(field: str, value: Any) -> str:
     raise BookingInputError(field, f"unknown time zone {name!r}{_zone_suggestion(name)}")
 
 
+#: Abbreviations people write for a place's zone. They name fixed offsets (``EST`` is UTC-5 all year),
+#: which would put summer meetings an hour off, so they are refused with the place's zone as a hint.
+_ZONE_FOR_ABBREVIATION = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "MST": "America/Denver",
+    "MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "CET": "Europe/Berlin",
+    "CEST": "Europe/Berlin",
+    "BST": "Europe/London",
+}
+
+
 def _zone_suggestion(name: str) -> str:
     import zoneinfo
 
-    zones = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
+    abbreviation_zone = _ZONE_FOR_ABBREVIATION.get(name.upper())
+    if abbreviation_zone is not None:
+        return (
+            f"; {name!r} is an abbreviation, not a place's zone (it ignores daylight saving time); "
+            f"use an IANA name such as {abbreviation_zone!r}"
+        )
+    # Only names parse_timezone accepts: suggesting 'EST' for 'est' would be refused again.
+    zones = {
+        zone.lower(): zone for zone in zoneinfo.available_timezones() if "/" in zone or zone in ("UTC", "GMT")
+    }
     close = difflib.get_close_matches(name.lower(), zones, n=1, cutoff=0.6)
     hint = f"did you mean {zones[close[0]]!r}? " if close else ""
     return f"; {hint}Use an IANA name such as 'Europe/Berlin' or 'UTC'"
@@ -351,14 +377,30 @@ def _localise(field: str, naive: datetime, zone: str | None) -> datetime:
             f"{naive.isoformat()} has no UTC offset; give timezone= (e.g. 'Europe/Berlin') "
             "or an offset ('...Z', '...+01:00')",
         )
-    local_zone: tzinfo = pendulum.timezone(zone)
-    aware = naive.replace(tzinfo=local_zone)
+    from zoneinfo import ZoneInfo
+
+    # A plain datetime, whatever the input type: pendulum's DateTime resolves an ambiguous wall time to
+    # the later instant and the stdlib to the earlier one, so a string and a datetime would disagree.
+    wall = datetime(*naive.timetuple()[:6], naive.microsecond)
+    local_zone = ZoneInfo(zone)
+    earlier, later = (wall.replace(tzinfo=local_zone, fold=fold) for fold in (0, 1))
+    if earlier.utcoffset() == later.utcoffset():
+        return earlier
     # A wall-clock time skipped by a DST change does not survive the round trip through UTC.
-    if aware.astimezone(dt_timezone.utc).astimezone(local_zone).replace(tzinfo=None) != naive:
+    if earlier.astimezone(dt_timezone.utc).astimezone(local_zone).replace(tzinfo=None) != wall:
         raise BookingInputError(
-            field, f"{naive.isoformat()} does not exist in {zone} (clocks skip it for daylight saving time)"
+            field, f"{wall.isoformat()} does not exist in {zone} (clocks skip it for daylight saving time)"
         )
-    return aware
+    raise BookingInputError(
+        field,
+        f"{wall.isoformat()} occurs twice in {zone} (clocks repeat it when daylight saving time ends): "
+        f"{_utc_text(earlier)} or {_utc_text(later)}; give a UTC offset, "
+        f"e.g. {earlier.isoformat(timespec='minutes')!r}",
+    )
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def parse_duration(field: str, value: Any) -> int:
@@ -379,16 +421,21 @@ def parse_duration(field: str, value: Any) -> int:
             field, f"expected milliseconds, a timedelta or an ISO 8601 duration ('PT30M'), got {_kind(value)}"
         )
     if milliseconds <= 0:
-        raise BookingInputError(field, f"must be positive, got {milliseconds:g} ms")
+        raise BookingInputError(field, f"must be positive, got {_ms_text(milliseconds)} ms")
     if milliseconds < _MS_PER_MINUTE:
         raise BookingInputError(
             field,
-            f"{milliseconds:g} ms is less than a minute; HubSpot counts in milliseconds "
+            f"{_ms_text(milliseconds)} ms is less than a minute; HubSpot counts in milliseconds "
             f"(30 minutes = 1800000, or write 'PT30M')",
         )
     if milliseconds % _MS_PER_MINUTE:
-        raise BookingInputError(field, f"{milliseconds:g} ms is not a whole number of minutes")
+        raise BookingInputError(field, f"{_ms_text(milliseconds)} ms is not a whole number of minutes")
     return int(milliseconds)
+
+
+def _ms_text(milliseconds: float) -> str:
+    """``1801000``, not ``1.801e+06``: a number the user can compare with what they wrote."""
+    return str(int(milliseconds)) if float(milliseconds).is_integer() else repr(milliseconds)
 
 
 def _parse_duration_text(field: str, text: str) -> int | timedelta:

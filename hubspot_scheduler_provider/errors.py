@@ -41,7 +41,8 @@ class HubSpotError(AirflowException):
         context: dict[str, Any] | None = None,
         outcome_unknown: bool = False,
     ) -> None:
-        self.message = message
+        # Masked once here, so no message (HubSpot's text, a request path) can carry an email.
+        self.message = mask_emails(message)
         self.status = status
         self.category = category
         self.sub_category = sub_category
@@ -159,18 +160,24 @@ class BookingInputError(AirflowFailException, ValueError):
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        # Masked once here: problems quote the user's value, which may be (or contain) an email.
+        self.problem = mask_emails(problem)
+        super().__init__(f"{field}: {self.problem}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.field, self.problem))
 
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+#: An email address, also percent-encoded (``ada%40example.com``) as it appears in URL paths such as
+#: the CRM's ``/contacts/{email}?idProperty=email``.
+_EMAIL = re.compile(
+    r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.IGNORECASE
+)
 
 
 def mask_emails(text: str) -> str:
-    """``ada.lovelace@example.com`` -> ``a***@example.com``: HubSpot messages may echo the invitee's email."""
+    """``ada.lovelace@example.com`` (or ``ada.lovelace%40example.com``) -> ``a***@example.com``:
+    HubSpot messages and request paths may carry the invitee's email."""
     return _EMAIL.sub(r"\1***@\2", text)
 
 
@@ -298,5 +305,8 @@ def error_from_response(
     return HubSpotResponseError(message, **common)
 
 
-class HubSpotConfigError(AirflowException, ValueError):
-    """The ``hubspot`` connection (or a hook argument) is unusable; found before any request is sent."""
+class HubSpotConfigError(AirflowFailException, ValueError):
+    """The ``hubspot`` connection (or a hook argument) is unusable; found before any request is sent.
+
+    An ``AirflowFailException`` so Airflow does not retry: a broken connection stays broken until fixed.
+    """

@@ -21,6 +21,19 @@ API, for any code that sends requests (one limiter shared by every thread of a b
   ``slot()`` (the hook's retries and CRM reads included). Pass it as ``adapter=`` to
   ``HubSpotSchedulerHook`` (``HttpHook``'s adapter argument); it also sizes the keep-alive connection
   pool to the number of threads.
+
+Why a second pacing mechanism, next to ``RateLimitState.pause_before_request`` in the hook's transport:
+
+* the transport's pause is reactive and cheap: one caller sending now and then (a single booking, a
+  sensor) waits only when HubSpot's last ``X-HubSpot-RateLimit-Remaining`` says the account (all its
+  clients) is nearly out. It cannot keep many threads under the limit: they all read the same stale
+  ``Remaining`` and send together;
+* this limiter is proactive and exact for one client's own requests: a batch's threads share it and
+  never exceed ``max_requests`` per window, at the full rate.
+
+A batch uses only this limiter (hook built with ``pace_on_remaining=False``): pausing on ``Remaining``
+on top would leave part of the limit unused. A trigger uses neither in a worker thread: it must wait in
+``asyncio.sleep``, so it reads ``pause_before_request()`` itself between polls.
 """
 
 from __future__ import annotations
@@ -32,6 +45,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -50,15 +65,10 @@ DEFAULT_HEADROOM = 0.05
 
 
 def _check_limit(max_requests: Any, window_seconds: Any) -> tuple[int, float]:
-    if not isinstance(max_requests, int) or isinstance(max_requests, bool) or max_requests < 1:
-        raise ValueError(f"max_requests_per_window: must be a whole number >= 1, got {max_requests!r}")
-    if (
-        isinstance(window_seconds, bool)
-        or not isinstance(window_seconds, (int, float))
-        or not (0 < window_seconds < float("inf"))
-    ):
-        raise ValueError(f"window_seconds: must be a positive number of seconds, got {window_seconds!r}")
-    return max_requests, float(window_seconds)
+    return (
+        require_whole_number("max_requests_per_window", max_requests, minimum=1),
+        require_positive_number("window_seconds", window_seconds),
+    )
 
 
 class SlidingWindowLimiter:

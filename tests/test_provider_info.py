@@ -75,3 +75,76 @@ def test_connection_form_fields_and_behaviour(providers_manager) -> None:  # typ
     behaviour = providers_manager.field_behaviours["hubspot"]
     assert "extra" in behaviour["hidden_fields"] and "login" in behaviour["hidden_fields"]
     assert "password" in behaviour["relabeling"]
+
+
+# --------------------------------------------------------------------------- every component is listed
+def _package_modules() -> list[str]:
+    """Every module of the package except the sandbox (a test double, no Airflow components) and
+    ``__main__`` modules (importing them runs them)."""
+    import pkgutil
+
+    import hubspot_scheduler_provider
+
+    return [
+        module.name
+        for module in pkgutil.walk_packages(
+            hubspot_scheduler_provider.__path__, "hubspot_scheduler_provider."
+        )
+        if not module.name.startswith("hubspot_scheduler_provider.testing")
+        and not module.name.endswith("__main__")
+    ]
+
+
+def _components() -> dict[str, set[str]]:
+    """Dotted paths of the Airflow components the package defines, by provider-info section: modules
+    for operators/sensors/triggers/hooks, classes for extra links."""
+    import importlib
+    import inspect
+
+    from airflow.providers.common.compat.sdk import (
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+    )
+    from airflow.triggers.base import BaseTrigger
+
+    found: dict[str, set[str]] = {"operators": set(), "sensors": set(), "triggers": set(), "hooks": set()}
+    found["extra-links"] = set()
+    for name in _package_modules():
+        module = importlib.import_module(name)
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != name or cls.__name__.startswith("_"):
+                continue
+            if issubclass(cls, BaseSensorOperator):  # before BaseOperator: sensors are operators too
+                found["sensors"].add(name)
+            elif issubclass(cls, BaseOperator):
+                found["operators"].add(name)
+            elif issubclass(cls, BaseTrigger):
+                found["triggers"].add(name)
+            elif issubclass(cls, BaseHook):
+                found["hooks"].add(name)
+            elif issubclass(cls, BaseOperatorLink):
+                found["extra-links"].add(f"{name}.{cls.__qualname__}")
+    return found
+
+
+def _listed(section: str) -> set[str]:
+    entries = get_provider_info().get(section, [])
+    if section == "extra-links":
+        return set(entries)
+    return {module for entry in entries for module in entry["python-modules"]}
+
+
+@pytest.mark.parametrize("section", ["operators", "sensors", "triggers", "hooks", "extra-links"])
+def test_every_component_is_listed_in_provider_info_and_importable(section: str) -> None:
+    import importlib
+
+    defined = _components()[section]
+
+    assert defined, f"the walk found no {section}: is the test still looking in the right place?"
+    assert defined == _listed(section)
+    for path in _listed(section):  # each listed entry imports (extra links: module, then class)
+        module_name, _, attribute = path.rpartition(".") if section == "extra-links" else (path, "", "")
+        module = importlib.import_module(module_name)
+        assert not attribute or hasattr(module, attribute), path

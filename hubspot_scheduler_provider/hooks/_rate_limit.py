@@ -1,4 +1,9 @@
-"""What HubSpot last said about the rate limit, for code that paces its own calls."""
+"""What HubSpot last said about the rate limit, for code that paces its own calls.
+
+``pause_before_request`` is the hook's default pacing for occasional callers (one booking, a sensor's
+polls): wait only when the account as a whole is nearly out. Concurrent batches pace with
+``pacing.SlidingWindowLimiter`` instead (and turn this off); ``pacing``'s docstring says why both exist.
+"""
 
 from __future__ import annotations
 

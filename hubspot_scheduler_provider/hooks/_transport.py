@@ -11,7 +11,9 @@ Retry rules (HubSpot has no idempotency key, so a replayed write can double-book
 * 423 Locked and 477 Migration in progress mean HubSpot did not process the request: retried for
   writes too, after ``Retry-After`` (never longer than ``RetryPolicy.max_wait_seconds``);
 * before each request, when the last answer's ``X-HubSpot-RateLimit-Remaining`` is low, wait
-  (``RateLimitState.pause_before_request``) instead of running into 429s;
+  (``RateLimitState.pause_before_request``) instead of running into 429s, unless
+  ``pace_on_remaining`` is off (batches pace with ``pacing.SlidingWindowLimiter``, triggers wait in
+  ``asyncio.sleep``; see ``pacing``);
 * a ``DAILY`` 429 is never retried: the limit resets at midnight;
 * a 401 with an OAuth connection renews the access token once and repeats the request once (a 401 was
   not processed, so this is safe for writes too).
@@ -30,6 +32,7 @@ from hubspot_scheduler_provider.errors import (
     HubSpotError,
     HubSpotResponseError,
     error_from_response,
+    mask_emails,
     quote_body,
 )
 from hubspot_scheduler_provider.hooks._retry import (
@@ -108,16 +111,20 @@ class HubSpotTransport:
         rate_limit: RateLimitState,
         sleep: Callable[[float], None],
         log: logging.Logger | Any,
+        pace_on_remaining: bool = True,
     ) -> None:
         self.base_url = base_url
         self.session = session
+        # Auth is session-level config (set once, never per call), so get_conn() users are authenticated.
+        session.auth = BearerAuth(tokens)
         self.tokens = tokens
         self.timeout = timeout
         self.policy = policy
         self.rate_limit = rate_limit
         #: Wait when ``Remaining`` is low (see ``_pace``). Off when the caller paces every request itself
-        #: (``pacing.PacedAdapter``): pausing on top of it would leave part of the limit unused.
-        self.pace_on_remaining = True
+        #: (``pacing.PacedAdapter``: pausing on top of it would leave part of the limit unused) or must
+        #: not block (a trigger waits in ``asyncio.sleep``).
+        self.pace_on_remaining = pace_on_remaining
         self._sleep = sleep
         self.log = log
 
@@ -150,7 +157,8 @@ class HubSpotTransport:
         """Send with the retry rules of the module docstring; raise :class:`HubSpotError` on failure."""
         method = method.upper()
         url = self.url(path)
-        where = (
+        # Masked once here: paths such as /crm/v3/objects/contacts/<email> reach logs and error text.
+        where = mask_emails(
             path.split("?", 1)[0] if not path.startswith("http") else url[len(self.base_url) :].split("?")[0]
         )
         retries_allowed = self.policy.max_retries if max_retries is None else max_retries

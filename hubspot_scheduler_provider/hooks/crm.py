@@ -1,10 +1,11 @@
-"""The two CRM reads that tell whether a booking already happened: a contact by email, its meetings at a time.
+"""The CRM reads that tell whether a booking or calendar meeting already happened.
 
 HubSpot's Scheduler API has no idempotency key and no "get booking" endpoint, but every booking creates
 (or updates) a CRM contact and associates a CRM meeting to it. So "is this booking already in HubSpot?"
 is answered by ``GET /crm/v3/objects/contacts/{email}?idProperty=email`` followed by
 ``POST /crm/v3/objects/meetings/search`` (``crm-meetings-v3.json``) filtered on the contact and
-``hs_meeting_start_time``. Both need the scope ``crm.objects.contacts.read``.
+``hs_meeting_start_time``. A calendar meeting (no contact needed) is found by owner, start and title with
+the same search. All need the scope ``crm.objects.contacts.read``.
 
 Both calls only read, so the transport may retry them like GETs (the search is a POST by HubSpot's design).
 """
@@ -40,6 +41,10 @@ MEETING_PROPERTIES = (
     "hs_meeting_outcome",
     "hubspot_owner_id",
 )
+#: ``hs_meeting_outcome`` values of a meeting that no longer takes place at its time, so a booking for
+#: that time does not stand. A ``NO_SHOW`` or ``COMPLETED`` meeting was booked and held its slot: it
+#: counts (booking again would be a duplicate). HubSpot spells it ``CANCELED``; both spellings accepted.
+VOID_OUTCOMES = frozenset({"CANCELED", "CANCELLED", "RESCHEDULED"})
 _SEARCH_PAGE_SIZE = 100
 #: A contact with more meetings than this at ONE start time is not a booking history; stop paging.
 _MAX_SEARCH_PAGES = 5
@@ -58,6 +63,16 @@ class CrmMeeting:
     @property
     def duration_ms(self) -> int | None:
         return None if self.end is None else int((self.end - self.start).total_seconds() * 1000)
+
+    @property
+    def outcome(self) -> str | None:
+        value = self.properties.get("hs_meeting_outcome")
+        return value.strip().upper() if isinstance(value, str) and value.strip() else None
+
+    @property
+    def stands(self) -> bool:
+        """False when the meeting was cancelled or rescheduled away (see :data:`VOID_OUTCOMES`)."""
+        return self.outcome not in VOID_OUTCOMES
 
 
 def parse_crm_time(value: Any) -> datetime | None:
@@ -100,7 +115,7 @@ class CrmLookup:
     def meetings_of_contact_at(self, contact_id: str, start: datetime) -> list[CrmMeeting]:
         """Meetings associated to ``contact_id`` starting exactly at ``start`` (millisecond precision)."""
         start_ms = epoch_ms(start)
-        meetings = self._meetings_of_contact(contact_id, [_start_filter("EQ", start_ms)])
+        meetings = self.search_meetings([_contact_filter(contact_id), property_filter("EQ", start_ms)])
         # HubSpot's filter already matched; compare again so a lenient server cannot fake a match.
         return [m for m in meetings if epoch_ms(m.start) == start_ms]
 
@@ -113,24 +128,37 @@ class CrmLookup:
         """
         low = None if earliest is None else epoch_ms(earliest)
         high = None if latest is None else epoch_ms(latest)
-        filters = [_start_filter(op, ms) for op, ms in (("GTE", low), ("LTE", high)) if ms is not None]
-        meetings = self._meetings_of_contact(contact_id, filters)
+        filters = [property_filter(op, ms) for op, ms in (("GTE", low), ("LTE", high)) if ms is not None]
+        meetings = self.search_meetings([_contact_filter(contact_id), *filters])
         return [
             m
             for m in meetings
             if (low is None or epoch_ms(m.start) >= low) and (high is None or epoch_ms(m.start) <= high)
         ]
 
-    def _meetings_of_contact(self, contact_id: str, start_filters: list[dict[str, str]]) -> list[CrmMeeting]:
+    def meetings_of_owner_at(self, owner_id: str, start: datetime, title: str) -> list[CrmMeeting]:
+        """Meetings of owner ``owner_id`` titled ``title`` starting exactly at ``start``: how a calendar
+        meeting created earlier (no contact required) is recognised."""
+        start_ms = epoch_ms(start)
+        meetings = self.search_meetings(
+            [
+                property_filter("EQ", owner_id, "hubspot_owner_id"),
+                property_filter("EQ", start_ms),
+                property_filter("EQ", title, "hs_meeting_title"),
+            ]
+        )
+        return [
+            m
+            for m in meetings
+            if epoch_ms(m.start) == start_ms
+            and m.title == title
+            and str(m.properties.get("hubspot_owner_id")) == owner_id
+        ]
+
+    def search_meetings(self, filters: list[dict[str, str]]) -> list[CrmMeeting]:
+        """Meetings matching ALL ``filters`` (see :func:`property_filter`), every page up to a bound."""
         request: dict[str, Any] = {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": "associations.contact", "operator": "EQ", "value": contact_id},
-                        *start_filters,
-                    ]
-                }
-            ],
+            "filterGroups": [{"filters": filters}],
             "properties": list(MEETING_PROPERTIES),
             "sorts": [],
             "limit": _SEARCH_PAGE_SIZE,
@@ -152,8 +180,15 @@ class CrmLookup:
         return meetings
 
 
-def _start_filter(operator: str, start_ms: int) -> dict[str, str]:
-    return {"propertyName": "hs_meeting_start_time", "operator": operator, "value": str(start_ms)}
+def property_filter(
+    operator: str, value: str | int, property_name: str = "hs_meeting_start_time"
+) -> dict[str, str]:
+    """One CRM search filter; times go as epoch milliseconds."""
+    return {"propertyName": property_name, "operator": operator, "value": str(value)}
+
+
+def _contact_filter(contact_id: str) -> dict[str, str]:
+    return property_filter("EQ", contact_id, "associations.contact")
 
 
 def _meeting(item: Any, response: requests.Response) -> CrmMeeting:

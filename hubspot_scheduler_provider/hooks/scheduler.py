@@ -18,6 +18,8 @@ from urllib.parse import quote
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
+from hubspot_scheduler_provider._validation import require_choice, require_whole_number, validation_summary
+from hubspot_scheduler_provider.booking_input import parse_text
 from hubspot_scheduler_provider.errors import (
     BookingInputError,
     HubSpotConfigError,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from pendulum import DateTime
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
     from hubspot_scheduler_provider.api_versions import ApiVersion
     from hubspot_scheduler_provider.models import (
@@ -54,21 +56,18 @@ READ_SCOPE = "scheduler.meetings.meeting-link.read"
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def _require_text(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BookingInputError(field, f"must be a non-empty string, got {value!r}")
-    return value
-
-
 def _slug_segment(slug: Any) -> str:
     """Team slugs contain ``/``; the path takes the slug as ONE encoded segment."""
-    return quote(_require_text("slug", slug), safe="")
+    return quote(parse_text("slug", slug), safe="")
 
 
-def _validation_summary(error: ValidationError) -> str:
-    """Where and what, never the offending values (they may be personal data)."""
-    problems = [f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['type']}" for e in error.errors()]
-    return "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+def _config_error(name: str, problem: str) -> HubSpotConfigError:
+    return HubSpotConfigError(f"{name}: {problem}")
+
+
+def check_link_type(value: Any, field: str = "type") -> str:
+    """One of :data:`LINK_TYPES`, else ``BookingInputError`` naming ``field``."""
+    return require_choice(field, value, LINK_TYPES, error=BookingInputError)
 
 
 class HubSpotSchedulerHook(HttpHook):
@@ -81,6 +80,9 @@ class HubSpotSchedulerHook(HttpHook):
     :param timeout: seconds per request (connect and read); default: the connection's ``timeout`` extra,
         else ``connection_form.DEFAULT_TIMEOUT_SECONDS``.
     :param max_retries: retries after the first attempt, for answers that are safe to retry.
+    :param pace_on_remaining: wait (in ``time.sleep``) before a request when HubSpot's last
+        ``X-HubSpot-RateLimit-Remaining`` was low. Turn it off when the caller paces itself: a batch
+        (``pacing.PacedAdapter``) or a trigger, which must wait in ``asyncio.sleep`` instead.
     """
 
     conn_name_attr = "hubspot_conn_id"
@@ -95,6 +97,7 @@ class HubSpotSchedulerHook(HttpHook):
         api_version: str | None = None,
         timeout: float | None = None,
         max_retries: int = 5,
+        pace_on_remaining: bool = True,
         method: str = "GET",
         **kwargs: Any,
     ) -> None:
@@ -102,12 +105,12 @@ class HubSpotSchedulerHook(HttpHook):
         kwargs.pop("auth_type", None)
         kwargs.pop("http_conn_id", None)
         super().__init__(method=method, http_conn_id=hubspot_conn_id, **kwargs)
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise HubSpotConfigError(f"max_retries: must be a whole number >= 0, got {max_retries!r}")
+        require_whole_number("max_retries", max_retries, minimum=0, error=_config_error)
         self.hubspot_conn_id = hubspot_conn_id
         self._api_version_arg = api_version
         self._timeout_arg = timeout
         self.retry_policy = RetryPolicy(max_retries=max_retries)
+        self.pace_on_remaining = pace_on_remaining
         #: Newest ``X-HubSpot-RateLimit-*`` values seen by this hook (for callers that pace themselves).
         self.rate_limit_state = RateLimitState()
         #: How the hook waits before a retry; tests replace it to record waits.
@@ -165,11 +168,14 @@ class HubSpotSchedulerHook(HttpHook):
                     rate_limit=self.rate_limit_state,
                     sleep=lambda seconds: self._sleep(seconds),
                     log=self.log,
+                    pace_on_remaining=self.pace_on_remaining,
                 )
                 self._session = session
             return self._transport
 
     def _new_session(self) -> requests.Session:
+        """The shared session: connection pool and adapter only. Auth and headers go on each request
+        (``HubSpotTransport.request``), so nothing one call sets leaks into another call or thread."""
         session = requests.Session()
         # HttpHook's TCP keep-alive adapter, or the adapter the caller gave (attribute names of
         # providers-http >= 4.x; absent attributes just leave requests' default adapter).
@@ -196,18 +202,24 @@ class HubSpotSchedulerHook(HttpHook):
     def get_conn(
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> requests.Session:
-        """The hook's one shared session, authenticated with the bearer token.
+        """A session authenticated with the bearer token, for code that sends requests itself.
 
-        Unlike ``HttpHook`` this never copies connection extras into headers: they hold settings and
-        OAuth secrets. ``headers`` are added to the shared session.
+        Without ``headers``: the hook's one shared session (keep-alive pool), never modified here.
+        With ``headers``: a new session carrying them, sharing the pooled adapters, so one caller's
+        headers never reach another call or thread. Unlike ``HttpHook`` this never copies connection
+        extras into headers: they hold settings and OAuth secrets.
         """
         from hubspot_scheduler_provider.hooks._transport import BearerAuth
 
         transport = self.transport
-        session = transport.session
+        shared = transport.session
+        if not headers:
+            return shared
+        session = requests.Session()
         session.auth = BearerAuth(transport.tokens)
-        if headers:
-            session.headers.update(headers)
+        session.headers.update(headers)
+        for prefix, adapter in shared.adapters.items():
+            session.mount(prefix, adapter)
         return session
 
     def run(
@@ -274,7 +286,7 @@ class HubSpotSchedulerHook(HttpHook):
         except ValidationError as error:
             raise HubSpotResponseError(
                 f"HubSpot's answer to {what} does not match {model.__spec_schema__}: "  # type: ignore[attr-defined]
-                f"{_validation_summary(error)}",
+                f"{validation_summary(error)}",
                 status=200,
                 correlation_id=correlation,
             ) from None
@@ -291,10 +303,10 @@ class HubSpotSchedulerHook(HttpHook):
         ``limit`` is the page size HubSpot is asked for, not a cap on the total. Arguments are checked
         at once; pages are fetched as the iterator is consumed.
         """
-        if type is not None and type not in LINK_TYPES:
-            raise BookingInputError("type", f"must be one of {', '.join(LINK_TYPES)}, got {type!r}")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-            raise BookingInputError("limit", f"must be a whole number >= 1, got {limit!r}")
+        if type is not None:
+            check_link_type(type)
+        if limit is not None:
+            require_whole_number("limit", limit, minimum=1, error=BookingInputError)
         filters = {"name": name, "organizerUserId": organizer_user_id, "type": type, "limit": limit}
         return self._meeting_link_pages({key: value for key, value in filters.items() if value is not None})
 
@@ -321,17 +333,16 @@ class HubSpotSchedulerHook(HttpHook):
         from hubspot_scheduler_provider.models import BookingInfo
 
         path = self._path(f"/meeting-links/book/{_slug_segment(slug)}")
-        params = {"timezone": _require_text("timezone", timezone)}
+        params = {"timezone": parse_text("timezone", timezone)}
         return self._get_parsed(BookingInfo, path, params, "booking info")  # type: ignore[no-any-return]
 
     def get_availability(self, slug: str, timezone: str, month_offset: int = 0) -> AvailabilityPage:
         """Availability of a meeting page for the month ``month_offset`` months from now."""
         from hubspot_scheduler_provider.models import AvailabilityPage
 
-        if not isinstance(month_offset, int) or isinstance(month_offset, bool) or month_offset < 0:
-            raise BookingInputError("month_offset", f"must be a whole number >= 0, got {month_offset!r}")
+        require_whole_number("month_offset", month_offset, minimum=0, error=BookingInputError)
         path = self._path(f"/meeting-links/book/availability-page/{_slug_segment(slug)}")
-        params = {"timezone": _require_text("timezone", timezone), "monthOffset": month_offset}
+        params = {"timezone": parse_text("timezone", timezone), "monthOffset": month_offset}
         return self._get_parsed(AvailabilityPage, path, params, "availability")  # type: ignore[no-any-return]
 
     def find_slots(
@@ -375,7 +386,8 @@ class HubSpotSchedulerHook(HttpHook):
             body = booking.to_wire(version)
         except ValueError as error:
             raise BookingInputError("duration", str(error).removeprefix("duration: ")) from None
-        self.log.info(
+        # DEBUG: the calling operator logs the one INFO line per booking (its summary).
+        self.log.debug(
             "Booking a %d-minute meeting on page %r at %s (API %s)",
             booking.duration // 60_000,
             booking.slug,
@@ -391,7 +403,7 @@ class HubSpotSchedulerHook(HttpHook):
             raw = BookedMeeting.normalise_wire(transport.json_object(response), version)
             meeting = BookedMeeting.model_validate(raw)
         except (HubSpotResponseError, ValidationError) as error:
-            detail = _validation_summary(error) if isinstance(error, ValidationError) else error.message
+            detail = validation_summary(error) if isinstance(error, ValidationError) else error.message
             raise HubSpotResponseError(
                 "HubSpot answered the booking with HTTP 200, so the meeting is probably booked, but the "
                 f"answer does not match ExternalMeetingBookingResponse: {detail}",
@@ -418,14 +430,14 @@ class HubSpotSchedulerHook(HttpHook):
         """
         from hubspot_scheduler_provider.models import CalendarMeetingCreateRequest
 
-        organizer = _require_text("organizer_user_id", organizer_user_id)
+        organizer = parse_text("organizer_user_id", organizer_user_id)
         if not isinstance(request, CalendarMeetingCreateRequest):
             from pydantic import ValidationError
 
             try:
                 request = CalendarMeetingCreateRequest.model_validate(request)
             except ValidationError as error:
-                raise BookingInputError("request", _validation_summary(error)) from None
+                raise BookingInputError("request", validation_summary(error)) from None
         transport = self.transport
         response = transport.request(
             "POST",

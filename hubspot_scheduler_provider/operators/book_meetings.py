@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
+from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
 from hubspot_scheduler_provider.operators.book_meeting import _BOOKING_KEYWORDS
 
 if TYPE_CHECKING:
@@ -25,15 +26,6 @@ if TYPE_CHECKING:
 _PER_PERSON_KEYWORDS = ("contact_email", "first_name", "last_name", "start_time")
 _SHARED_KEYWORDS = tuple(keyword for keyword in _BOOKING_KEYWORDS if keyword not in _PER_PERSON_KEYWORDS)
 _XCOM_RETURN_KEY = "return_value"
-
-
-def _positive_number(name: str, value: Any, *, whole: bool, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    is_number = isinstance(value, int) or (not whole and isinstance(value, float))
-    if isinstance(value, bool) or not is_number or not 0 < value < float("inf"):
-        what = "a whole number >= 1" if whole else "a positive number"
-        raise ValueError(f"{name}: must be {what}, got {value!r}")
 
 
 class BookMeetingsOperator(BaseOperator):
@@ -108,10 +100,12 @@ class BookMeetingsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _positive_number("max_workers", max_workers, whole=True)
-        _positive_number("max_requests_per_window", max_requests_per_window, whole=True, optional=True)
-        _positive_number("window_seconds", window_seconds, whole=False, optional=True)
-        _positive_number("progress_interval_seconds", progress_interval_seconds, whole=False)
+        require_whole_number("max_workers", max_workers, minimum=1)
+        if max_requests_per_window is not None:
+            require_whole_number("max_requests_per_window", max_requests_per_window, minimum=1)
+        if window_seconds is not None:
+            require_positive_number("window_seconds", window_seconds)
+        require_positive_number("progress_interval_seconds", progress_interval_seconds)
         # Only store: no connection lookup, no HubSpot call at DAG-parse time.
         self.payloads = payloads
         self.slug = slug
@@ -135,7 +129,7 @@ class BookMeetingsOperator(BaseOperator):
         return HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, **kwargs)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from hubspot_scheduler_provider.batch import BatchBooker, quiet_per_item_logs
+        from hubspot_scheduler_provider.batch import BatchBooker
         from hubspot_scheduler_provider.booking_input import build_booking
         from hubspot_scheduler_provider.exactly_once import is_repeat_attempt
         from hubspot_scheduler_provider.pacing import (
@@ -150,11 +144,12 @@ class BookMeetingsOperator(BaseOperator):
             self.max_requests_per_window or FALLBACK_MAX_REQUESTS,
             self.window_seconds or FALLBACK_WINDOW_SECONDS,
         )
-        hook = self.get_hook(adapter=PacedAdapter(limiter, pool_maxsize=self.max_workers))
-        quiet_per_item_logs(hook)
         # The limiter paces every request of the session; the hook's own pause on a low
-        # X-HubSpot-RateLimit-Remaining would only leave part of the limit unused on top of it.
-        hook.transport.pace_on_remaining = False
+        # X-HubSpot-RateLimit-Remaining would only leave part of the limit unused on top of it
+        # (pacing.py explains why both mechanisms exist).
+        hook = self.get_hook(
+            adapter=PacedAdapter(limiter, pool_maxsize=self.max_workers), pace_on_remaining=False
+        )
         overrides = {keyword: getattr(self, keyword) for keyword in _SHARED_KEYWORDS}
         repeat = is_repeat_attempt(context)
         if repeat:

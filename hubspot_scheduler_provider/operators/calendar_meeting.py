@@ -29,7 +29,10 @@ class CreateCalendarMeetingOperator(BaseOperator):
     for meetings the host's side arranges. Returns HubSpot's JSON (the CRM meeting, ``id`` first).
     Everything is checked before the request; a mistake fails the task (no retry) naming the field.
     HubSpot has no idempotency key, so a timeout after sending fails without retry instead of risking a
-    duplicate.
+    duplicate, and a repeated try (Airflow retry, cleared task) first looks in HubSpot's CRM for a meeting
+    of the same owner, start time and title: found, it returns that one (``"reconciled": true``) instead
+    of creating another; if the CRM cannot be read, it fails "outcome unknown, not re-sent". That check
+    needs the scope ``crm.objects.contacts.read``.
 
     :param organizer_user_id: HubSpot user ID whose calendar gets the event. Templated.
     :param owner_id: HubSpot owner ID of the host (``hubspot_owner_id``; owner IDs differ from user IDs).
@@ -119,6 +122,7 @@ class CreateCalendarMeetingOperator(BaseOperator):
         """The validated request from the rendered arguments (raises ``BookingInputError``)."""
         from pydantic import ValidationError
 
+        from hubspot_scheduler_provider._validation import validation_summary
         from hubspot_scheduler_provider.booking_input import (
             parse_start_time,
             parse_text,
@@ -150,8 +154,9 @@ class CreateCalendarMeetingOperator(BaseOperator):
             try:
                 reminders.append(Reminder.model_validate(reminder))
             except ValidationError as error:
-                problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-                raise BookingInputError(f"reminders[{index}]", problem) from None
+                raise BookingInputError(
+                    f"reminders[{index}]", validation_summary(error, detail="msg")
+                ) from None
         try:
             properties = CalendarMeetingProperties(
                 hs_meeting_title=parse_text("title", self.title),
@@ -210,18 +215,27 @@ class CreateCalendarMeetingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hubspot_scheduler_provider.errors import HubSpotError
+        from hubspot_scheduler_provider.exactly_once import find_earlier_calendar_meeting, is_repeat_attempt
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
         request = self.build_request()
         organizer = str(self.organizer_user_id)
         hook = HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
         try:
-            meeting = hook.create_calendar_meeting(organizer, request)
-        except HubSpotError as err:
-            if err.outcome_unknown:
-                # HubSpot may have created it: an Airflow retry would POST again and could duplicate it.
-                raise AirflowFailException(f"Not retrying, to avoid a duplicate meeting: {err}") from err
-            raise
+            if is_repeat_attempt(context):
+                # An earlier try may have created it (and then failed): HubSpot has no idempotency key.
+                earlier = find_earlier_calendar_meeting(hook, request, log=self.log)
+                if earlier is not None:
+                    return earlier.raw
+            try:
+                meeting = hook.create_calendar_meeting(organizer, request)
+            except HubSpotError as err:
+                if err.outcome_unknown:
+                    # HubSpot may have created it: an Airflow retry would POST again and could duplicate it.
+                    raise AirflowFailException(f"Not retrying, to avoid a duplicate meeting: {err}") from err
+                raise
+        finally:
+            hook.close()
         properties = request.properties
         self.log.info(
             "Created meeting id=%s on the calendar of user %s: %s .. %s (%s), %d contact(s)",

@@ -56,27 +56,28 @@ class ListMeetingLinksOperator(BaseOperator):
         self.api_version = api_version
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        from hubspot_scheduler_provider._validation import require_whole_number
         from hubspot_scheduler_provider.errors import BookingInputError
-        from hubspot_scheduler_provider.hooks.scheduler import LINK_TYPES, HubSpotSchedulerHook
+        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook, check_link_type
 
-        if self.link_type and self.link_type not in LINK_TYPES:
-            raise BookingInputError(
-                "link_type", f"must be one of {', '.join(LINK_TYPES)}, got {self.link_type!r}"
-            )
-        limit = self.max_results
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise BookingInputError("max_results", f"must be a whole number >= 1, got {self.max_results!r}")
+        if self.link_type:
+            check_link_type(self.link_type, field="link_type")
+        if self.max_results is not None:
+            require_whole_number("max_results", self.max_results, minimum=1, error=BookingInputError)
         hook = HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
         organizer = self.organizer_user_id
-        links = hook.list_meeting_links(
-            name=self.name or None,
-            organizer_user_id=str(organizer) if organizer not in (None, "") else None,
-            type=self.link_type or None,
-        )
-        found = [
-            link.model_dump(mode="json", by_alias=True, exclude_none=True)
-            for link in islice(links, self.max_results)
-        ]
+        try:
+            links = hook.list_meeting_links(
+                name=self.name or None,
+                organizer_user_id=str(organizer) if organizer not in (None, "") else None,
+                type=self.link_type or None,
+            )
+            found = [
+                link.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for link in islice(links, self.max_results)
+            ]
+        finally:
+            hook.close()
         self.log.info(
             "Found %d meeting page(s)%s: %s",
             len(found),

@@ -38,7 +38,9 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
     the sensor looks; the booking can still lose a race for it, which HubSpot reports.
 
     With ``deferrable=True`` the wait runs in the triggerer (:class:`MeetingSlotAvailableTrigger`) and
-    frees the worker slot; ``poke_interval`` is the polling interval and ``timeout`` the deadline.
+    frees the worker slot; ``poke_interval`` is the polling interval and ``timeout`` counts from the
+    start of the task try (not from the deferral), enforced by the trigger and, should the triggerer be
+    down, by Airflow's deferral timeout.
     The sensor never books: a booking must not run in a trigger, which may be re-run after a restart.
 
     :param slug: Meeting page slug (team pages: ``team/page``). Templated.
@@ -107,14 +109,30 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=slot) if slot else False
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            return self._look_then_defer(context)
+        finally:
+            self._close_hook()
+
+    def _close_hook(self) -> None:
+        if "hook" in self.__dict__:  # only if this run created it
+            self.hook.close()
+            del self.hook
+
+    def _look_then_defer(self, context: Context) -> str:
         query = self.slot_query()
         # One look from the worker first: when a slot is already free, no trigger round trip is needed.
         slot = self._first_free_slot(query)
         if slot is not None:
             return slot
-        deadline = datetime.now(dt_timezone.utc) + timedelta(seconds=self.timeout)
+        deadline = _try_started_at(context) + timedelta(seconds=self.timeout)
+        remaining = deadline - datetime.now(dt_timezone.utc)
+        if remaining <= timedelta(0):
+            raise AirflowSensorTimeout(
+                f"No free slot on page {query.slug!r} in {query.describe_window()} within {self.timeout:g} s"
+            )
         self.log.info(
             "Deferring: the triggerer polls page %r every %.0f s until %s",
             query.slug,
@@ -134,6 +152,7 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
                 api_version=self.api_version,
             ),
             method_name="execute_complete",
+            timeout=remaining,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
@@ -149,3 +168,12 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         if status == "error" and not event.get("retryable", True):  # type: ignore[union-attr]
             raise AirflowFailException(message)
         raise AirflowException(f"Waiting for a free slot on page {self.slug!r} failed: {message}")
+
+
+def _try_started_at(context: Context) -> datetime:
+    """When this task try started (``ti.start_date``), so time spent before deferring counts against
+    ``timeout``; now when the context has no task instance (``execute`` called directly)."""
+    started = getattr(context.get("ti"), "start_date", None)
+    if isinstance(started, datetime) and started.tzinfo is not None:
+        return started
+    return datetime.now(dt_timezone.utc)

@@ -68,6 +68,11 @@ class BusyIndex:
         for day in range(interval.start_ms // DAY_MS, (interval.end_ms - 1) // DAY_MS + 1):
             bisect.insort(buckets[day], entry)
 
+    def remove(self, user_id: str, source: str) -> None:
+        """Free what ``source`` (a calendar event id) held, e.g. when its meeting is cancelled."""
+        for day, entries in self._by_user.get(user_id, {}).items():
+            self._by_user[user_id][day] = [entry for entry in entries if entry[2] != source]
+
     def is_free(self, user_id: str, start_ms: int, end_ms: int) -> bool:
         buckets = self._by_user.get(user_id)
         if not buckets:

@@ -2,11 +2,14 @@
 
 A test double, not HubSpot. It serves what exactly-once reconciliation needs: read a contact by email
 (``idProperty=email``) and search meetings by ``hs_meeting_start_time`` and ``associations.contact``.
-Not thread-safe on its own: ``SandboxState`` holds its lock around every call.
+Like HubSpot's, its search can lag: with ``index_lag_seconds`` a new meeting stays out of search results
+for that long (reads by id see it at once). Not thread-safe on its own: ``SandboxState`` holds its lock
+around every call.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,8 @@ class CrmObject:
     properties: dict[str, str]
     created_ms: int
     associations: dict[str, list[str]] = field(default_factory=dict)
+    #: ``time.monotonic()`` at creation: search shows the object once the index lag has passed.
+    created_monotonic: float = field(default_factory=time.monotonic)
 
     def to_json(self, wanted: list[str] | None = None) -> dict[str, Any]:
         if wanted:
@@ -74,7 +79,9 @@ _TIME_PROPERTIES = frozenset(
 
 
 class CrmStore:
-    def __init__(self) -> None:
+    def __init__(self, index_lag_seconds: float = 0.0) -> None:
+        #: Seconds (real time) a new meeting stays invisible to search, as HubSpot's search index lags.
+        self.index_lag_seconds = index_lag_seconds
         self.contacts: dict[str, CrmObject] = {}
         self._contact_ids_by_email: dict[str, str] = {}
         self.meetings: dict[str, CrmObject] = {}
@@ -160,10 +167,23 @@ class CrmStore:
             raise not_found(f"Object not found.  objectId are usually numeric. (meeting {meeting_id!r})")
         return meeting
 
+    def set_meeting_outcome(self, meeting_id: str, outcome: str, now_ms: int) -> CrmObject:
+        """Set ``hs_meeting_outcome`` (``CANCELED``, ``NO_SHOW``, ...), as a user or HubSpot would."""
+        meeting = self.get_meeting(meeting_id)
+        meeting.properties["hs_meeting_outcome"] = outcome
+        meeting.properties["hs_lastmodifieddate"] = crm_timestamp(now_ms)
+        return meeting
+
     def search_meetings(self, request: dict[str, Any]) -> dict[str, Any]:
         """``POST /crm/v3/objects/meetings/search``: OR of filter groups, AND of filters, start time order."""
         groups = request.get("filterGroups") or []
-        hits = [m for m in self.meetings.values() if not groups or any(self._matches(m, g) for g in groups)]
+        indexed_before = time.monotonic() - self.index_lag_seconds
+        hits = [
+            m
+            for m in self.meetings.values()
+            if m.created_monotonic <= indexed_before
+            and (not groups or any(self._matches(m, g) for g in groups))
+        ]
         hits.sort(key=lambda m: (m.properties["hs_meeting_start_time"], int(m.id)))
         limit = min(max(int(request.get("limit") or 10), 1), _MAX_SEARCH_LIMIT)
         after = request.get("after") or "0"

@@ -6,19 +6,22 @@
   ``now=...``, OAuth client settings, ``conn_id=...``) to get more sandboxes; each is started, its
   connection env var set, and stopped after the test.
 
-pytest is imported here only, so ``hubspot_scheduler_provider.testing`` works without pytest.
+pytest is imported here only, so ``hubspot_scheduler_provider.testing`` works without pytest. The
+sandbox itself is imported inside the fixtures: pytest loads this plugin in every test run of every
+project that installs the provider, and most of them never start a sandbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hubspot_scheduler_provider.testing.sandbox import HubSpotSandbox
+if TYPE_CHECKING:
+    from hubspot_scheduler_provider.testing.sandbox import HubSpotSandbox
 
-SandboxFactory = Callable[..., HubSpotSandbox]
+SandboxFactory = Callable[..., "HubSpotSandbox"]
 
 
 def connection_env_var(conn_id: str) -> str:
@@ -27,6 +30,8 @@ def connection_env_var(conn_id: str) -> str:
 
 @pytest.fixture
 def hubspot_sandbox_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]:
+    from hubspot_scheduler_provider.testing.sandbox import HubSpotSandbox
+
     started: list[HubSpotSandbox] = []
 
     def start(

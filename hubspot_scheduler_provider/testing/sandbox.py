@@ -67,6 +67,7 @@ class HubSpotSandbox:
         now: datetime | Clock | None = None,
         validate_responses: bool = True,
         allow_non_loopback: bool = False,
+        crm_index_lag_seconds: float = 0.0,
     ) -> None:
         if host not in LOOPBACK_HOSTS and not allow_non_loopback:
             raise ValueError(
@@ -79,6 +80,7 @@ class HubSpotSandbox:
         self._clock: Clock = _utc_now
         self.set_now(now)
         self.state = SandboxState(self._now)
+        self.crm_index_lag_seconds = crm_index_lag_seconds
         client = OAuthClient(*oauth_parts) if all(oauth_parts) else None  # type: ignore[arg-type]
         self.tokens = TokenAuthority(
             token,
@@ -227,6 +229,25 @@ class HubSpotSandbox:
     @now.setter
     def now(self, value: datetime | Clock | None) -> None:
         self.set_now(value)
+
+    @property
+    def crm_index_lag_seconds(self) -> float:
+        """Seconds (real time) a new CRM meeting stays out of CRM search results, like HubSpot's lagging
+        search index (reads by id see it at once). Settable at any time; 0 means at once."""
+        with self.state.lock:
+            return self.state.crm.index_lag_seconds
+
+    @crm_index_lag_seconds.setter
+    def crm_index_lag_seconds(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"crm_index_lag_seconds: must not be negative, got {seconds}")
+        with self.state.lock:
+            self.state.crm.index_lag_seconds = seconds
+
+    def set_meeting_outcome(self, crm_meeting_id: str, outcome: str = "CANCELED") -> None:
+        """Set a CRM meeting's ``hs_meeting_outcome`` (default: cancel it); ``CANCELED`` and
+        ``RESCHEDULED`` also free the booked slot, as cancelling in HubSpot does."""
+        self.state.set_meeting_outcome(crm_meeting_id, outcome)
 
     def expire_access_tokens(self) -> None:
         """Expire every OAuth access token issued so far (the refresh token keeps working)."""

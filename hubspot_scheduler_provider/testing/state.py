@@ -64,7 +64,7 @@ class SandboxState:
             self.busy = BusyIndex()
             self.bookings = []
             self.calendar_meetings = []
-            self.crm = CrmStore()
+            self.crm = CrmStore(index_lag_seconds=self.crm.index_lag_seconds)  # a setting, kept
             self._next_event = 1
             self._seed_busy_times()
 
@@ -107,6 +107,15 @@ class SandboxState:
         page = self.page(slug)
         start, end = month_window(self.now_ms(), timezone or page.timezone, month_offset)
         self.add_busy_time(slug, from_ms(start - DAY_MS), from_ms(end + DAY_MS))
+
+    def set_meeting_outcome(self, crm_meeting_id: str, outcome: str) -> None:
+        """Set a CRM meeting's ``hs_meeting_outcome``; ``CANCELED``/``RESCHEDULED`` free its slot."""
+        with self.lock:
+            self.crm.set_meeting_outcome(crm_meeting_id, outcome, self.now_ms())
+            if outcome in ("CANCELED", "RESCHEDULED"):
+                for booking in self.bookings:
+                    if booking["crmMeetingId"] == crm_meeting_id:
+                        self.busy.remove(booking["hostUserId"], booking["calendarEventId"])
 
     def reserve(
         self,

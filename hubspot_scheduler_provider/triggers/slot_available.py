@@ -3,8 +3,9 @@
 The triggerer runs every trigger on one event loop, so nothing here may block it. Each poll runs the
 ordinary synchronous hook in a worker thread (``asyncio.to_thread``): it reuses the hook's auth, token
 refresh and error handling instead of a second, async HTTP client. The hook is built with
-``max_retries=0`` so that waiting out a 429 happens here, in ``asyncio.sleep``, and never parks a
-shared worker thread in ``time.sleep``.
+``max_retries=0`` and ``pace_on_remaining=False`` so that every wait (a 429, a low
+``X-HubSpot-RateLimit-Remaining``) happens here, in ``asyncio.sleep``, and never parks a shared
+worker thread in ``time.sleep``. The hook's session is closed when the trigger ends.
 
 Only reads happen here. Booking stays in a task: a triggerer restart re-runs ``run()`` from the start,
 and a re-sent booking could double-book (HubSpot has no idempotency key).
@@ -13,14 +14,16 @@ and a re-sent booking could double-book (HubSpot has no idempotency key).
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator
 
     from hubspot_scheduler_provider.availability import SlotQuery
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
@@ -75,7 +78,6 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
         self.api_version = api_version
-        self._hook: HubSpotSchedulerHook | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -93,7 +95,35 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
             },
         )
 
+    @cached_property
+    def hook(self) -> HubSpotSchedulerHook:
+        """Built without network access (the connection is read on the first poll, in a thread)."""
+        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+        return HubSpotSchedulerHook(
+            hubspot_conn_id=self.hubspot_conn_id,
+            api_version=self.api_version,
+            max_retries=0,
+            pace_on_remaining=False,
+        )
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async with aclosing(self._events()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._close_hook()
+
+    async def cleanup(self) -> None:
+        """Called by the triggerer when the trigger is removed (e.g. the task was cleared)."""
+        self._close_hook()
+
+    def _close_hook(self) -> None:
+        if "hook" in self.__dict__:
+            self.hook.close()
+
+    async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         from hubspot_scheduler_provider.availability import SlotQuery
         from hubspot_scheduler_provider.errors import BookingInputError
 
@@ -105,6 +135,7 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
             return
         polls = 0
         while True:
+            await self._pace()
             polls += 1
             try:
                 slot = await asyncio.to_thread(self._first_slot, query)
@@ -136,17 +167,18 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
             )
             await asyncio.sleep(wait if remaining is None else min(wait, remaining))
 
+    async def _pace(self) -> None:
+        """Wait, without blocking the loop, when HubSpot's last answer said the account is nearly out."""
+        pause = self.hook.rate_limit_state.pause_before_request()
+        if pause > 0:
+            self.log.info("HubSpot rate limit nearly used up; polling page %r in %.1f s", self.slug, pause)
+            await asyncio.sleep(pause)
+
     def _first_slot(self, query: SlotQuery) -> str | None:
         """One poll; runs in a worker thread (the hook is synchronous)."""
         from hubspot_scheduler_provider.availability import find_slot_starts
 
-        if self._hook is None:
-            from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-            self._hook = HubSpotSchedulerHook(
-                hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version, max_retries=0
-            )
-        starts = find_slot_starts(self._hook, query, limit=1)
+        starts = find_slot_starts(self.hook, query, limit=1)
         return query.to_datetime(starts[0]).isoformat() if starts else None
 
     def _wait_after(self, error: Exception) -> float | None:

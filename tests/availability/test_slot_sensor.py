@@ -90,6 +90,49 @@ def test_deferrable_defers_to_the_trigger_when_no_slot_is_free(sandbox):
     }
 
 
+class TryOfTaskInstance:
+    """What the sensor reads of the task instance: when this try started (a real one needs a DB run)."""
+
+    def __init__(self, start_date: datetime) -> None:
+        self.start_date = start_date
+
+
+def test_the_timeout_counts_from_the_try_start_and_bounds_the_deferral(sandbox):
+    sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
+    try_started = datetime.now(timezone.utc) - timedelta(seconds=200)
+    sensor = make_sensor(deferrable=True, timeout=600)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": TryOfTaskInstance(try_started)})  # type: ignore[typeddict-item]
+
+    deadline = datetime.fromisoformat(deferred.value.trigger.serialize()[1]["deadline"])
+    assert deadline == try_started + timedelta(seconds=600)  # not 600 s from the deferral
+    # Airflow's deferral timeout is the backstop should the triggerer never fire: the same deadline.
+    timeout = deferred.value.timeout
+    assert isinstance(timeout, timedelta)
+    assert timedelta(seconds=390) <= timeout <= timedelta(seconds=400)
+
+
+def test_a_try_already_past_its_timeout_fails_without_deferring(sandbox):
+    sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
+    try_started = datetime.now(timezone.utc) - timedelta(seconds=60)
+
+    with pytest.raises(AirflowSensorTimeout, match="within 30 s"):
+        make_sensor(deferrable=True, timeout=30).execute({"ti": TryOfTaskInstance(try_started)})  # type: ignore[typeddict-item]
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_the_hooks_connections_are_closed_when_execute_ends(sandbox, deferrable):
+    sensor = make_sensor(deferrable=deferrable, earliest="2026-03-03T11:00")
+    hook = sensor.hook
+    pools = hook.transport.session.adapters["http://"].poolmanager.pools
+
+    assert sensor.execute({}) == "2026-03-03T11:00:00-05:00"
+
+    assert availability_reads(sandbox) and len(pools) == 0  # pooled connections were open, now closed
+    assert sensor.hook is not hook  # a later execute (retry) gets a fresh session
+
+
 def test_execute_complete_turns_events_into_results():
     sensor = make_sensor(deferrable=True)
 

@@ -16,7 +16,7 @@ from hubspot_scheduler_provider.triggers.slot_available import (
     MeetingSlotAvailableTrigger,
 )
 
-from .conftest import TOKEN, availability_reads
+from .conftest import MARCH_NOW, TOKEN, availability_reads
 
 if TYPE_CHECKING:
     from airflow.triggers.base import TriggerEvent
@@ -137,6 +137,23 @@ def test_waits_out_a_rate_limit_for_as_long_as_hubspot_asks(sandbox):
 
     assert payload["status"] == "success" and payload["polls"] == 2
     assert [r.status for r in sandbox.requests] == [429, 200]
+
+
+def test_paces_on_a_low_remaining_in_asyncio_not_in_a_worker_thread(hubspot_sandbox_factory):
+    # Two requests per 0.3 s: polling every 10 ms, the trigger must wait for the window itself.
+    sandbox = hubspot_sandbox_factory(token=TOKEN, now=MARCH_NOW, rate_limit=2, rate_window_seconds=0.3)
+    sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
+    deadline = (datetime.now(timezone.utc) + timedelta(seconds=1.2)).isoformat()
+    trigger = make_trigger(latest="2026-03-31T17:00:00-04:00", deadline=deadline, poll_interval=0.01)
+    thread_waits: list[float] = []
+    trigger.hook._sleep = thread_waits.append  # a time.sleep in the poll's worker thread would land here
+
+    payload = run(trigger)
+
+    assert payload["status"] == "timeout" and payload["polls"] >= 4
+    assert {r.status for r in sandbox.requests} == {200}  # paced: not one 429
+    assert thread_waits == []
+    assert trigger.hook.transport.session.adapters["http://"].poolmanager.pools.keys() == set()  # closed
 
 
 def test_waits_out_a_server_error(sandbox):

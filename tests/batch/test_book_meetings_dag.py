@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -246,7 +244,7 @@ def test_a_retry_books_only_what_is_not_booked_yet(hubspot_sandbox_factory, airf
         assert results[number]["crmMeetingId"]
 
 
-# --- parse time ---------------------------------------------------------------------------------------
+# --- parse time (import cost: tests/test_import_cost.py) ----------------------------------------------
 
 
 def test_template_fields():
@@ -271,14 +269,3 @@ def test_template_fields():
 def test_bad_settings_fail_at_parse_time(argument, value):
     with pytest.raises(ValueError, match=f"^{argument}: must be"):
         BookMeetingsOperator(task_id="book", payloads=[], **{argument: value})
-
-
-def test_importing_the_operator_stays_cheap():
-    code = (
-        "import sys, hubspot_scheduler_provider.operators.book_meetings; "
-        "print([n for n in sys.modules if n.startswith('hubspot_scheduler_provider')])"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = result.stdout.strip().splitlines()[-1]
-    for heavy in ("models", "hooks", "booking_input", "batch", "pacing", "exactly_once", "testing"):
-        assert f"hubspot_scheduler_provider.{heavy}" not in loaded, loaded

@@ -50,7 +50,11 @@ def airflow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     deployment = AirflowDeployment(
         home=tmp_path_factory.mktemp("airflow-home"),
         dags_folder=EXAMPLE_DAGS,
-        extra_env={"AIRFLOW_CONN_HUBSPOT_DEFAULT": sandbox.connection_json()},
+        extra_env={
+            "AIRFLOW_CONN_HUBSPOT_DEFAULT": sandbox.connection_json(),
+            # The deferred-sensor test waits through at least one poll after it frees a slot.
+            "HUBSPOT_SLOT_SENSOR_POKE_INTERVAL": "2",
+        },
     )
     try:
         deployment.start()

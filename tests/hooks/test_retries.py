@@ -104,13 +104,21 @@ def test_daily_limit_fails_fast(hubspot_sandbox_factory: Any) -> None:
     assert len(sandbox.requests) == 2
 
 
-def test_one_real_short_wait(hubspot_sandbox: HubSpotSandbox) -> None:
-    hubspot_sandbox.inject(Status(429, headers={"Retry-After": "0.3"}), method="GET", path_contains="/book/")
-    h = HubSpotSchedulerHook()  # the real time.sleep
-    started = time.monotonic()
+def test_one_real_short_wait(hubspot_sandbox: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default ``_sleep`` is the real ``time.sleep``: the one test that really waits (0.2 s)."""
+    hubspot_sandbox.inject(Status(429, headers={"Retry-After": "0.2"}), method="GET", path_contains="/book/")
+    slept: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep_and_record(seconds: float) -> None:
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep_and_record)  # before the hook binds it
+    h = HubSpotSchedulerHook()
     h.get_booking_info("alice-smith", "UTC")
-    assert time.monotonic() - started >= 0.3
-    assert len(hubspot_sandbox.requests) == 2
+    assert slept == [0.2]
+    assert [r.status for r in hubspot_sandbox.requests] == [429, 200]
 
 
 def test_rate_limit_headers_are_learned(hubspot_sandbox_factory: Any) -> None:

@@ -68,6 +68,11 @@ CASES = [
     case("contact_email", "not an email address", contact_email="jane@"),
     case("contact_email", "not an email address", contact_email="jane doe@example.com"),
     case("contact_email", "not an email address", contact_email="jane@example"),
+    # the value is quoted masked: bad input is often a real address with a typo
+    case(
+        "contact_email", "'j***@example.com@' is not an email address", contact_email="jane.doe@example.com@"
+    ),
+    case("contact_email", "'j***@example.com x' is not", contact_email="jane.doe%40example.com x"),
     payload_case("email", "not an email address", {**BOOKER, "email": "a@@example.com"}),
     case("first_name", "required", first_name=None),
     case("first_name", "must not be empty", first_name=""),
@@ -175,6 +180,7 @@ def test_bad_input_names_the_field_and_sends_nothing(quiet_sandbox, kwargs, fiel
     assert message.startswith(field), message
     assert caught.value.field.startswith(field)
     assert mentions in message, message
+    assert "jane.doe" not in message, message  # emails are quoted masked, even percent-encoded
     assert quiet_sandbox.requests == []
 
 

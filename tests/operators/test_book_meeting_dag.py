@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pendulum
@@ -569,14 +567,3 @@ def test_no_connection_lookup_or_request_at_parse_time(sandbox, monkeypatch):
         op = BookMeetingOperator(task_id="book", payload=BOOKER, hubspot_conn_id="no_such_connection")
     assert op.hubspot_conn_id == "no_such_connection"
     assert sandbox.requests == []
-
-
-def test_importing_the_operator_stays_cheap():
-    code = (
-        "import sys, hubspot_scheduler_provider.operators.book_meeting as m; "
-        "print([n for n in sys.modules if n.startswith('hubspot_scheduler_provider.')])"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = result.stdout.strip().splitlines()[-1]
-    for heavy in ("hubspot_scheduler_provider.models", "hooks.scheduler", "booking_input"):
-        assert heavy not in loaded, loaded

@@ -18,6 +18,9 @@ from hubspot_scheduler_provider.booking_input import (
     build_booking,
     collect_booking_input,
     normalise_booking,
+    parse_duration,
+    parse_start_time,
+    parse_timezone,
 )
 from hubspot_scheduler_provider.errors import BookingInputError
 
@@ -231,3 +234,77 @@ def test_all_problems_in_one_message_first_field_named():
 def test_unknown_override_keyword_is_a_programming_error():
     with pytest.raises(TypeError, match="unknown booking keyword 'email'"):
         build_booking(CAMEL, {"email": "x@example.com"})
+
+
+# --- daylight saving time, zone names, duration texts -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "wall"),
+    [
+        ("America/New_York", datetime(2026, 11, 1, 1, 30)),  # clocks go back 02:00 -> 01:00
+        ("Australia/Sydney", datetime(2026, 4, 5, 2, 30)),  # southern hemisphere: 03:00 -> 02:00
+    ],
+)
+@pytest.mark.parametrize("as_text", [True, False], ids=["string", "naive datetime"])
+def test_a_wall_time_that_occurs_twice_is_refused_naming_the_field(zone, wall, as_text):
+    value = wall.isoformat(timespec="minutes") if as_text else wall
+
+    with pytest.raises(BookingInputError) as raised:
+        parse_start_time("start_time", value, zone)
+
+    message = str(raised.value)
+    assert message.startswith(f"start_time: {wall.isoformat()} occurs twice in {zone}")
+    assert "give a UTC offset" in message
+
+
+@pytest.mark.parametrize(
+    ("zone", "wall"),
+    [
+        ("America/New_York", datetime(2026, 3, 8, 2, 30)),  # clocks jump 02:00 -> 03:00
+        ("Australia/Sydney", datetime(2026, 10, 4, 2, 30)),
+    ],
+)
+@pytest.mark.parametrize("as_text", [True, False], ids=["string", "naive datetime"])
+def test_a_wall_time_that_never_happens_is_refused_naming_the_field(zone, wall, as_text):
+    value = wall.isoformat(timespec="minutes") if as_text else wall
+
+    with pytest.raises(BookingInputError, match=rf"^start_time: .* does not exist in {zone}"):
+        parse_start_time("start_time", value, zone)
+
+
+@pytest.mark.parametrize("as_text", [True, False], ids=["string", "naive datetime"])
+def test_an_unambiguous_wall_time_near_a_change_is_the_same_instant_from_both_input_types(as_text):
+    value = "2026-11-01T00:30" if as_text else datetime(2026, 11, 1, 0, 30)
+
+    assert parse_start_time("start_time", value, "America/New_York") == datetime(
+        2026, 11, 1, 4, 30, tzinfo=timezone.utc
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("EST", "use an IANA name such as 'America/New_York'"),
+        ("pst", "use an IANA name such as 'America/Los_Angeles'"),
+        ("Europe/Berln", "did you mean 'Europe/Berlin'?"),
+    ],
+)
+def test_unknown_zone_suggests_a_zone_that_would_be_accepted(name, hint):
+    with pytest.raises(BookingInputError) as raised:
+        parse_timezone("timezone", name)
+
+    message = str(raised.value)
+    assert message.startswith(f"timezone: unknown time zone {name!r}") and hint in message
+    assert f"did you mean {name!r}" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1_801_000, "1801000 ms is not a whole number"), (30_000, "30000 ms is less than a minute")],
+)
+def test_durations_are_quoted_as_plain_integers(value, shown):
+    with pytest.raises(BookingInputError) as raised:
+        parse_duration("duration", value)
+
+    assert shown in str(raised.value) and "e+" not in str(raised.value)

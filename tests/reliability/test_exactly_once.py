@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def book(**kwargs: Any) -> Any:
         kwargs.pop("booking", a_booking()),
         attempt_is_repeat=kwargs.pop("repeat", False),
         log=log,
-        sleep=waits.append,
+        sleep=kwargs.pop("sleep", waits.append),
         **kwargs,
     )
 
@@ -309,3 +310,86 @@ def test_daily_limit_is_not_retried_by_airflow(hubspot_sandbox_factory):
     assert isinstance(raised.value, AirflowFailException)
     assert raised.value.policy_name == "DAILY" and "midnight" in str(raised.value)
     assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 0)
+
+
+# --- cancelled meetings, lagging CRM search ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["CANCELED", "RESCHEDULED"])
+def test_a_cancelled_meeting_is_not_an_earlier_booking(sandbox, outcome):
+    book()
+    sandbox.set_meeting_outcome(sandbox.bookings[0]["crmMeetingId"], outcome)
+
+    again = book(repeat=True)
+
+    # The cancelled booking does not stand, so the retry books again (the slot is free once more).
+    assert not again.reconciled
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (2, 2)
+
+
+@pytest.mark.parametrize("outcome", ["NO_SHOW", "COMPLETED"])
+def test_a_held_meeting_still_counts_as_booked(sandbox, outcome):
+    book()
+    sandbox.set_meeting_outcome(sandbox.bookings[0]["crmMeetingId"], outcome)
+
+    again = book(repeat=True)
+
+    assert again.reconciled and again.raw["crmMeetingId"] == sandbox.bookings[0]["crmMeetingId"]
+    assert booking_posts(sandbox) == 1
+
+
+def test_a_lost_answer_with_only_a_cancelled_meeting_is_not_reconciled(sandbox):
+    book()
+    sandbox.set_meeting_outcome(sandbox.bookings[0]["crmMeetingId"])
+    sandbox.inject(DropBeforeCommit())
+
+    with pytest.raises(BookingOutcomeUnknownError, match="shows no meeting"):
+        book()
+
+
+def test_repeat_attempt_rechecks_a_lagging_crm_search(sandbox):
+    sandbox.crm_index_lag_seconds = 0.3  # new meetings take 0.3 s to show in CRM search
+    book()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    again = book(repeat=True, recheck_delays=(0.0, 0.2, 0.4), sleep=sleep)
+
+    assert again.reconciled
+    assert waits and sum(waits) >= 0.2  # the first look came too early
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 1)
+
+
+@pytest.mark.parametrize("how", ["repeated attempt", "allow_resend"])
+def test_a_resend_refused_for_our_own_unindexed_booking_is_reconciled(sandbox, how):
+    """The earlier send booked the slot but search does not show it yet; the re-send is refused with
+    MEETING_START_TIME_NOT_VALID; looking again (after the index caught up) finds our own booking."""
+    sandbox.crm_index_lag_seconds = 60.0
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the index catches up during the wait after HubSpot's refusal
+        waits.append(seconds)
+        if len(waits) == 2:
+            sandbox.crm_index_lag_seconds = 0.0
+
+    if how == "repeated attempt":
+        book()
+        outcome = book(repeat=True, recheck_delays=(0.0, 0.1), sleep=sleep)
+    else:
+        sandbox.inject(DropAfterCommit())
+        outcome = book(allow_resend=True, recheck_delays=(0.0, 0.1), sleep=sleep)
+
+    assert outcome.reconciled and outcome.raw["crmMeetingId"] == sandbox.bookings[0]["crmMeetingId"]
+    refused = [r for r in sandbox.requests if r.path.endswith("/book")][-1]
+    assert (refused.status, outcome.correlation_id) == (400, refused.correlation_id)
+    assert (booking_posts(sandbox), len(sandbox.bookings), waits) == (2, 1, [0.1, 0.1])
+
+
+def test_a_resend_refused_for_someone_elses_booking_still_fails(sandbox):
+    sandbox.add_busy_time("alice-smith", FIRST_SLOT, FIRST_SLOT + timedelta(hours=1))
+
+    with pytest.raises(HubSpotValidationError, match="START_TIME_NOT_VALID"):
+        book(repeat=True, recheck_delays=(0.0, 0.1))

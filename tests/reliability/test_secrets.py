@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
-from hubspot_scheduler_provider.errors import HubSpotConfigError
+from hubspot_scheduler_provider.errors import HubSpotConfigError, error_from_response, mask_emails
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
@@ -155,6 +156,25 @@ def test_info_logs_mask_emails_and_error_logs_carry_no_response_bodies(sandbox, 
             assert body_marker not in line, line
 
 
+def test_no_log_line_or_error_carries_the_email_even_percent_encoded(sandbox, capfd, caplog):
+    sandbox.inject(Status(502))
+    # The CRM check reads the contact at /contacts/<email>: a retried read logs a WARNING with that path.
+    sandbox.inject(Status(503), method="GET", path_contains="/crm/v3/objects/contacts/")
+    run_one("privacy_percent_encoded", payload=booking(0), retries=1, retry_delay=0)
+
+    output = capfd.readouterr()
+    lines = (output.out + output.err + caplog.text).splitlines()
+    retried = [line for line in lines if "answered 503" in line and "/crm/v3/objects/contacts/" in line]
+    assert retried, "the contact read must have been retried with a WARNING"
+    emails = (BOOKER_EMAIL, BOOKER_EMAIL.replace("@", "%40"))
+    leaks = [
+        line
+        for line in lines + list(REPORTED.values())
+        if any(email in line.lower() for email in emails) and "debug" not in line.lower()
+    ]
+    assert leaks == []  # INFO, WARNING and ERROR lines, and exception texts
+
+
 @pytest.mark.parametrize("host", ["http://api.hubapi.com", "http://10.0.0.7:8080", "api.hubapi.com:80"])
 def test_plain_http_to_a_non_loopback_host_is_refused_before_any_request(monkeypatch, sandbox, host):
     schema = {"schema": "http"} if "://" not in host else {}
@@ -168,3 +188,39 @@ def test_plain_http_to_a_non_loopback_host_is_refused_before_any_request(monkeyp
 
     assert TOKEN not in str(raised.value)
     assert sandbox.requests == []
+    assert isinstance(raised.value, AirflowFailException)  # Airflow does not retry a broken connection
+
+
+def test_a_broken_connection_fails_the_task_without_retries(monkeypatch, sandbox):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_PLAIN",
+        json.dumps({"conn_type": "hubspot", "host": "http://api.hubapi.com", "password": TOKEN}),
+    )
+
+    dag_run = run_one("secrets_broken_conn", payload=booking(0), hubspot_conn_id="hubspot_plain", retries=3)
+
+    assert dag_run.state == "failed"
+    assert dag_run.get_task_instance("book").try_number == 1
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("GET /crm/v3/objects/contacts/jane.doe%40example.com failed", "contacts/j***@example.com failed"),
+        ("jane.doe%40Example.COM", "j***@Example.COM"),
+        ("JANE%2Bwork%40example.com", "J***@example.com"),
+        ("jane.doe@example.com", "j***@example.com"),
+    ],
+)
+def test_mask_emails_masks_percent_encoded_addresses(text, masked):
+    assert mask_emails(text).endswith(masked)
+    assert "jane" not in mask_emails(text).lower()
+
+
+def test_hubspot_errors_never_carry_an_email_even_percent_encoded():
+    error = error_from_response(
+        404, b"{}", method="GET", path="/crm/v3/objects/contacts/grace.hopper%40example.com"
+    )
+
+    assert "grace" not in str(error) and "g***@example.com" in str(error)

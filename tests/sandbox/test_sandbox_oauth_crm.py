@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -223,3 +224,54 @@ def test_offline_booking_creates_no_crm_meeting(api, sandbox):
     )
     assert answer.json()["isOffline"] is True
     assert _search(api, sandbox, []).json()["total"] == 0
+
+
+def test_search_index_lag_hides_new_meetings_from_search_only(api):
+    with HubSpotSandbox(now=MARCH_NOW, crm_index_lag_seconds=0.3) as lagging:
+        api.headers["Authorization"] = f"Bearer {lagging.token}"
+        booked = _book(api, lagging, "2026-03-03T15:00:00+00:00", "ada@example.com")
+        meeting_id = lagging.bookings[0]["crmMeetingId"]
+
+        at_once = _search(api, lagging, []).json()
+        by_id = api.get(f"{lagging.url}/crm/v3/objects/meetings/{meeting_id}")
+        contact = api.get(f"{lagging.url}/crm/v3/objects/contacts/ada@example.com?idProperty=email")
+        deadline = time.monotonic() + 5
+        while _search(api, lagging, []).json()["total"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        later = _search(api, lagging, []).json()
+        lagging.crm_index_lag_seconds = 60
+        lagging.reset()
+        setting_kept = lagging.crm_index_lag_seconds
+
+        assert at_once == {"total": 0, "results": []}
+        assert (by_id.status_code, contact.json()["id"]) == (200, booked["contactId"])
+        assert [m["id"] for m in later["results"]] == [meeting_id]
+        assert setting_kept == 60
+        assert lagging.spec_violations == []
+    with pytest.raises(ValueError, match="crm_index_lag_seconds"):
+        HubSpotSandbox(crm_index_lag_seconds=-1)
+
+
+def test_cancelling_a_meeting_sets_its_outcome_and_frees_the_slot(api, sandbox):
+    _book(api, sandbox, "2026-03-03T15:00:00+00:00", "ada@example.com")
+    meeting_id = sandbox.bookings[0]["crmMeetingId"]
+    start = int(datetime(2026, 3, 3, 15, tzinfo=timezone.utc).timestamp() * 1000)
+    taken = api.post(
+        scheduler_url(sandbox, "2026-09", "/meeting-links/book"),
+        json=booking_body("alice-smith", start, HALF_HOUR, email="grace@example.com"),
+    )
+
+    sandbox.set_meeting_outcome(meeting_id)  # CANCELED
+
+    outcome = api.get(
+        f"{sandbox.url}/crm/v3/objects/meetings/{meeting_id}", params={"properties": "hs_meeting_outcome"}
+    )
+    assert taken.status_code == 400
+    assert outcome.json()["properties"]["hs_meeting_outcome"] == "CANCELED"
+    _book(api, sandbox, "2026-03-03T15:00:00+00:00", "grace@example.com")  # the slot is free again
+    sandbox.set_meeting_outcome(sandbox.bookings[1]["crmMeetingId"], "NO_SHOW")
+    no_show = api.post(
+        scheduler_url(sandbox, "2026-09", "/meeting-links/book"),
+        json=booking_body("alice-smith", start, HALF_HOUR, email="alan@example.com"),
+    )
+    assert no_show.status_code == 400  # a no-show keeps its slot
