@@ -10,8 +10,12 @@ Two tasks:
 2. **book_meeting** (`BookMeetingOperator`) books that slot for the booker in the form.
 
 Someone else can take the slot between the two tasks; HubSpot then refuses the booking with
-`MEETING_START_TIME_NOT_VALID` and nothing is booked: trigger again. To *wait* for a slot to open
-instead, use `MeetingSlotAvailableSensor` (optionally deferrable) in place of the first task.
+`MEETING_START_TIME_NOT_VALID` and nothing is booked: trigger again. Clearing the *whole* run picks a
+slot again, and the booking task's exactly-once check then looks at that new slot only. The one-task
+alternative, `BookMeetingOperator(start_time="next_available", earliest=..., latest=...)`, does both
+steps inside the booking task: it tries the next slot when one is taken, and a retried or cleared task
+finds its earlier booking anywhere in the window. To *wait* for a slot to open instead, use
+`MeetingSlotAvailableSensor` (optionally deferrable) in place of the first task.
 
 Trigger it from the UI (the form asks for the booker and the window) or:
 
