@@ -16,7 +16,12 @@ ensure_venv() {
     fi
     echo ">> building $VENV from $(basename "$lock")" >&2
     rm -rf "$VENV"
-    python3 -m venv "$VENV"
+    # The lock files are resolved for Python 3.11: prefer it, and say so when only another one exists.
+    local python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        echo ">> warning: $python is not Python 3.11; the locked versions may not install" >&2
+    fi
+    "$python" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
     # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set, imports would otherwise stay ~2.5x slower.
     "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --compile-bytecode -r "$lock"

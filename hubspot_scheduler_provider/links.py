@@ -8,6 +8,7 @@ hand, and never at page-render time.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
@@ -18,7 +19,12 @@ if TYPE_CHECKING:
 #: Attribute of a running operator holding the URLs persisted so far (absent where the DAG was only parsed).
 RUN_LINKS_ATTRIBUTE = "_hubspot_link_urls"
 #: HubSpot's URL of a contact record (object type 0-1) in a portal.
-CONTACT_URL = "https://app.hubspot.com/contacts/{portal_id}/record/0-1/{contact_id}"
+CONTACT_URL = "https://{ui_domain}/contacts/{portal_id}/record/0-1/{contact_id}"
+#: The web app host of portals hosted in North America; others (``app-eu1.hubspot.com``) are told by
+#: the account details' ``uiDomain``.
+DEFAULT_UI_DOMAIN = "app.hubspot.com"
+#: A ``uiDomain`` used in a link must be a HubSpot host: a link never leads elsewhere.
+_HUBSPOT_HOST = re.compile(r"(?:[a-z0-9-]+\.)*hubspot\.com")
 
 
 class _XComUrlLink(BaseOperatorLink):
@@ -59,8 +65,12 @@ class HubSpotContactLink(_XComUrlLink):
     key = "hubspot_contact_url"
 
     @staticmethod
-    def url(portal_id: str | int, contact_id: str | int) -> str:
-        return CONTACT_URL.format(portal_id=portal_id, contact_id=contact_id)
+    def url(portal_id: str | int, contact_id: str | int, ui_domain: str | None = None) -> str:
+        """The contact's record; on ``ui_domain`` (HubSpot's ``uiDomain``) when it is a HubSpot host."""
+        host = (ui_domain or "").strip().lower()
+        if not _HUBSPOT_HOST.fullmatch(host):
+            host = DEFAULT_UI_DOMAIN
+        return CONTACT_URL.format(ui_domain=host, portal_id=portal_id, contact_id=contact_id)
 
 
 class HubSpotWebConferenceLink(_XComUrlLink):

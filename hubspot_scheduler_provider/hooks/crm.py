@@ -8,10 +8,17 @@ is answered by ``GET /crm/v3/objects/contacts/{email}?idProperty=email`` followe
 the same search. All need the scope ``crm.objects.contacts.read``.
 
 Both calls only read, so the transport may retry them like GETs (the search is a POST by HubSpot's design).
+
+HubSpot limits the CRM search endpoints separately from (and far below) the general per-10-second limit:
+a few requests per second per account, answered with a 429 beyond it. Reconciling a retried batch runs
+searches from many threads at once, so every search of one hook's transport goes through ONE shared
+:class:`~hubspot_scheduler_provider.pacing.SlidingWindowLimiter` (:func:`search_limiter_for`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -19,6 +26,7 @@ from urllib.parse import quote
 
 from hubspot_scheduler_provider.errors import HubSpotNotFoundError, HubSpotResponseError
 from hubspot_scheduler_provider.hooks._transport import correlation_id
+from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -45,6 +53,9 @@ MEETING_PROPERTIES = (
 #: that time does not stand. A ``NO_SHOW`` or ``COMPLETED`` meeting was booked and held its slot: it
 #: counts (booking again would be a duplicate). HubSpot spells it ``CANCELED``; both spellings accepted.
 VOID_OUTCOMES = frozenset({"CANCELED", "CANCELLED", "RESCHEDULED"})
+#: HubSpot's CRM search limit (requests per window, per account), separate from the general limit.
+SEARCH_MAX_REQUESTS = 5
+SEARCH_WINDOW_SECONDS = 1.0
 _SEARCH_PAGE_SIZE = 100
 #: A contact with more meetings than this at ONE start time is not a booking history; stop paging.
 _MAX_SEARCH_PAGES = 5
@@ -93,11 +104,36 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class CrmLookup:
-    """Read-only CRM queries over the scheduler hook's transport (same token, session, retries, pacing)."""
+_search_limiters: weakref.WeakKeyDictionary[HubSpotTransport, SlidingWindowLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+_search_limiters_lock = threading.Lock()
 
-    def __init__(self, transport: HubSpotTransport) -> None:
+
+def search_limiter_for(transport: HubSpotTransport) -> SlidingWindowLimiter:
+    """The search pacer shared by every thread using ``transport`` (one per hook), created on first use
+    with HubSpot's search limit; ``.configure(max_requests, window_seconds)`` changes it for all of them."""
+    with _search_limiters_lock:
+        limiter = _search_limiters.get(transport)
+        if limiter is None:
+            limiter = _search_limiters[transport] = SlidingWindowLimiter(
+                SEARCH_MAX_REQUESTS, SEARCH_WINDOW_SECONDS
+            )
+        return limiter
+
+
+class CrmLookup:
+    """Read-only CRM queries over the scheduler hook's transport (same token, session, retries, pacing).
+
+    :param search_limiter: paces the meeting searches; default: the one shared by all users of
+        ``transport`` (:func:`search_limiter_for`).
+    """
+
+    def __init__(
+        self, transport: HubSpotTransport, search_limiter: SlidingWindowLimiter | None = None
+    ) -> None:
         self.transport = transport
+        self.search_limiter = search_limiter_for(transport) if search_limiter is None else search_limiter
 
     def contact_id_by_email(self, email: str) -> str | None:
         """The id of the contact with ``email``, or None when HubSpot has no such contact."""
@@ -166,7 +202,10 @@ class CrmLookup:
         }
         meetings: list[CrmMeeting] = []
         for _ in range(_MAX_SEARCH_PAGES):
-            response = self.transport.request("POST", MEETING_SEARCH_PATH, idempotent=True, json_body=request)
+            with self.search_limiter.slot():
+                response = self.transport.request(
+                    "POST", MEETING_SEARCH_PATH, idempotent=True, json_body=request
+                )
             body = self.transport.json_object(response)
             results = body.get("results")
             if not isinstance(results, list):

@@ -122,6 +122,7 @@ class HubSpotSchedulerHook(HttpHook):
         self._transport: HubSpotTransport | None = None
         self._session: requests.Session | None = None
         self._portal_id: str | None = None
+        self._ui_domain: str | None = None
 
     # ------------------------------------------------------------------ connection form (Airflow < 3.2)
     @classmethod
@@ -472,10 +473,21 @@ class HubSpotSchedulerHook(HttpHook):
     def get_portal_id(self) -> str | None:
         """The account (portal) ID: the connection's ``portal_id`` extra, else asked once and cached."""
         if self._portal_id is None:
-            portal = self.settings.portal_id or self._get_json("/account-info/v3/details").get("portalId")
+            portal = self.settings.portal_id
+            if not portal:
+                details = self._get_json("/account-info/v3/details")
+                portal = details.get("portalId")
+                # Asked anyway: keep the web app host too (EU-hosted portals live on app-eu1.hubspot.com).
+                ui_domain = details.get("uiDomain")
+                self._ui_domain = ui_domain if isinstance(ui_domain, str) and ui_domain else None
             # Threads racing here store the same value; no lock held across the HTTP call.
             self._portal_id = str(portal) if portal not in (None, "") else None
         return self._portal_id
+
+    @property
+    def ui_domain(self) -> str | None:
+        """The portal's web app host (``uiDomain``) if :meth:`get_portal_id` asked HubSpot, else None."""
+        return self._ui_domain
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authorized GET (the first meeting link); the message says what to fix."""

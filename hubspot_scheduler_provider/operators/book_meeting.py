@@ -405,7 +405,8 @@ class BookMeetingOperator(BaseOperator):
             self.log.warning("No HubSpot contact link: could not look up the portal id (%s)", err)
             return
         if portal_id:
-            HubSpotContactLink.persist(context, self, HubSpotContactLink.url(portal_id, contact_id))
+            url = HubSpotContactLink.url(portal_id, contact_id, hook.ui_domain)
+            HubSpotContactLink.persist(context, self, url)
 
 
 def _is_next_available(value: Any) -> bool:

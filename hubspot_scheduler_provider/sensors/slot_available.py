@@ -40,7 +40,13 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
     With ``deferrable=True`` the wait runs in the triggerer (:class:`MeetingSlotAvailableTrigger`) and
     frees the worker slot; ``poke_interval`` is the polling interval and ``timeout`` counts from the
     start of the task try (not from the deferral), enforced by the trigger and, should the triggerer be
-    down, by Airflow's deferral timeout.
+    down, by Airflow's deferral timeout set to the same moment. Running out of ``timeout`` fails the
+    task without retries (``AirflowSensorTimeout``), from either side.
+
+    A retry is a new try, so it gets a fresh ``timeout``, as Airflow's own sensors do: poke mode times
+    each ``execute`` (``BaseSensorOperator.execute``), and Airflow 3 deletes a try's reschedule records
+    when it is retried (``TaskInstance.prepare_db_for_next_try``), so reschedule mode starts over too.
+    (Only reschedule mode on Airflow 2 measured from the first try since the last clear.)
     The sensor never books: a booking must not run in a trigger, which may be re-run after a restart.
 
     :param slug: Meeting page slug (team pages: ``team/page``). Templated.
@@ -168,6 +174,28 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         if status == "error" and not event.get("retryable", True):  # type: ignore[union-attr]
             raise AirflowFailException(message)
         raise AirflowException(f"Waiting for a free slot on page {self.slug!r} failed: {message}")
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Let Airflow 2's deferral timeout fail without retries, as Airflow 3's sensors already do.
+
+        Should the triggerer miss the deadline, the scheduler resumes the task in ``__fail__``; Airflow 3's
+        ``BaseSensorOperator`` turns that into ``AirflowSensorTimeout``, Airflow 2's raises a retryable
+        ``TaskDeferralError``: a retry would wait a whole new ``timeout``.
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout:
+            raise
+        except AirflowException as error:
+            if next_method == "__fail__" and (next_kwargs or {}).get("error") == _AIRFLOW2_DEFERRAL_TIMEOUT:
+                raise AirflowSensorTimeout(
+                    f"No free slot on page {self.slug!r} within {self.timeout:g} s ({error})"
+                ) from error
+            raise
+
+
+#: What Airflow 2's scheduler resumes a task with when its deferral timed out (``check_trigger_timeouts``).
+_AIRFLOW2_DEFERRAL_TIMEOUT = "Trigger/execution timeout"
 
 
 def _try_started_at(context: Context) -> datetime:

@@ -115,6 +115,8 @@ def rate_limit_body(correlation_id: str, policy_name: str, limit: int | None) ->
     """HubSpot's 429 body, which (unlike other errors) has ``errorType``/``policyName`` and no category."""
     if policy_name == "DAILY":
         message = "You have reached your daily limit."
+    elif policy_name == "SECONDLY":
+        message = "You have reached your secondly limit."
     else:
         message = f"You have reached your ten_secondly_rolling limit of {limit} requests."
     return {

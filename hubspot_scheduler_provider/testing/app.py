@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
+#: The operation HubSpot's separate CRM search limit applies to.
+CRM_SEARCH_HANDLER = "crm_meetings_search"
 _SECRET_FIELDS = frozenset(
     {"client_secret", "refresh_token", "code", "code_verifier", "hapikey", "access_token"}
 )
@@ -103,10 +105,13 @@ class SandboxApp:
         limiter: RateLimiter,
         *,
         validate_responses: bool = True,
+        search_limiter: RateLimiter | None = None,
     ) -> None:
         self.state = state
         self.tokens = tokens
         self.limiter = limiter
+        #: HubSpot's separate, lower limit of the CRM search endpoints (None: not enforced).
+        self.search_limiter = search_limiter
         self.validate_responses = validate_responses
         self.faults = FaultQueue()
         self.requests: list[RecordedRequest] = []
@@ -171,13 +176,14 @@ class SandboxApp:
             operation, path_params = routed
             if operation.scopes:
                 granted = self._authenticate(headers)
-                decision = self.limiter.acquire()
-                rate_headers = decision.headers
-                if decision.refused_by is not None:
-                    body = api_errors.rate_limit_body(
-                        record.correlation_id, decision.refused_by, self.limiter.limit
-                    )
-                    return self._reply(429, body, record, rate_headers, schema=None, operation=operation)
+                for limiter in self._limiters_of(operation):
+                    decision = limiter.acquire()
+                    rate_headers = rate_headers or decision.headers
+                    if decision.refused_by is not None:
+                        body = api_errors.rate_limit_body(
+                            record.correlation_id, decision.refused_by, limiter.limit
+                        )
+                        return self._reply(429, body, record, rate_headers, schema=None, operation=operation)
                 if not granted.intersection(operation.scopes):
                     raise api_errors.missing_scopes(operation.scopes)
             call = self._validated_call(operation, path_params, query, headers, raw_body)
@@ -278,6 +284,12 @@ class SandboxApp:
             **rate_headers,
         }
         return Reply(status, _json_bytes(payload), headers)
+
+    def _limiters_of(self, operation: Operation) -> list[RateLimiter]:
+        """The general limit counts every request; a CRM search also counts against the search limit."""
+        if self.search_limiter is not None and operation.handler == CRM_SEARCH_HANDLER:
+            return [self.limiter, self.search_limiter]
+        return [self.limiter]
 
     @staticmethod
     def _after_commit(reply: Reply, fault: Fault | None) -> Reply:

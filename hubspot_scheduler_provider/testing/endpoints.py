@@ -24,9 +24,15 @@ def account_details(call: Call) -> dict[str, Any]:
         "additionalCurrencies": [],
         "utcOffset": f"{sign}{minutes // 60:02d}:{minutes % 60:02d}",
         "utcOffsetMilliseconds": offset_ms,
-        "uiDomain": "app.hubspot.com",
-        "dataHostingLocation": "na1",
+        "uiDomain": call.state.ui_domain,
+        "dataHostingLocation": _hosting_location(call.state.ui_domain),
     }
+
+
+def _hosting_location(ui_domain: str) -> str:
+    """``app-eu1.hubspot.com`` is hosted in ``eu1``; ``app.hubspot.com`` in ``na1``."""
+    host = ui_domain.split(".", 1)[0]
+    return host.removeprefix("app-") if host.startswith("app-") else "na1"
 
 
 def crm_meetings_search(call: Call) -> dict[str, Any]:

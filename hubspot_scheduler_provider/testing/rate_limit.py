@@ -4,6 +4,9 @@ HubSpot allows 100 (Free/Starter) or 190 (Pro/Enterprise) requests per rolling 1
 apps and service keys, and 110 per 10 seconds for OAuth apps, plus a daily quota. Here the limit and the
 window are parameters so tests can use a scaled-down window. Every authorised API request counts;
 refused requests do not.
+
+HubSpot limits the CRM search endpoints separately (a few requests per second per account); a second
+:class:`RateLimiter` with ``policy_name=SECONDLY`` and no daily quota stands for that limit.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ if TYPE_CHECKING:
 
 TEN_SECONDLY_ROLLING = "TEN_SECONDLY_ROLLING"
 DAILY = "DAILY"
+#: ``policyName`` of the sandbox's CRM search 429 (HubSpot's exact search 429 body is not in its specs).
+SECONDLY = "SECONDLY"
 
 
 @dataclass(frozen=True)
 class RateDecision:
-    #: None when allowed, else the policy that refused: ``TEN_SECONDLY_ROLLING`` or ``DAILY``.
+    #: None when allowed, else the policy that refused: the limiter's ``policy_name`` or ``DAILY``.
     refused_by: str | None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -36,8 +41,10 @@ class RateLimiter:
         window_seconds: float = 10.0,
         daily_limit: int | None = 250_000,
         monotonic: Callable[[], float] = time.monotonic,
+        policy_name: str = TEN_SECONDLY_ROLLING,
     ) -> None:
         self.limit = limit
+        self.policy_name = policy_name
         self.window_seconds = window_seconds
         self.daily_limit = daily_limit
         self._monotonic = monotonic
@@ -68,7 +75,7 @@ class RateLimiter:
             if self.daily_limit is not None and self._daily_count >= self.daily_limit:
                 refused_by = DAILY
             elif self.limit is not None and len(self._recent) >= self.limit:
-                refused_by = TEN_SECONDLY_ROLLING
+                refused_by = self.policy_name
             else:
                 self._recent.append(now)
                 self._daily_count += 1

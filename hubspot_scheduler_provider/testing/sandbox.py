@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hubspot_scheduler_provider.testing.api_errors import ApiError
 from hubspot_scheduler_provider.testing.app import RecordedRequest, SandboxApp
 from hubspot_scheduler_provider.testing.oauth import OAuthClient, TokenAuthority
-from hubspot_scheduler_provider.testing.rate_limit import RateLimiter
+from hubspot_scheduler_provider.testing.rate_limit import SECONDLY, RateLimiter
 from hubspot_scheduler_provider.testing.server import LOOPBACK_HOSTS, SandboxHTTPServer
 from hubspot_scheduler_provider.testing.state import SandboxState
 
@@ -68,6 +68,9 @@ class HubSpotSandbox:
         validate_responses: bool = True,
         allow_non_loopback: bool = False,
         crm_index_lag_seconds: float = 0.0,
+        crm_search_rate_limit: int | None = None,
+        crm_search_window_seconds: float = 1.0,
+        ui_domain: str = "app.hubspot.com",
     ) -> None:
         if host not in LOOPBACK_HOSTS and not allow_non_loopback:
             raise ValueError(
@@ -81,6 +84,7 @@ class HubSpotSandbox:
         self.set_now(now)
         self.state = SandboxState(self._now)
         self.crm_index_lag_seconds = crm_index_lag_seconds
+        self.state.ui_domain = ui_domain
         client = OAuthClient(*oauth_parts) if all(oauth_parts) else None  # type: ignore[arg-type]
         self.tokens = TokenAuthority(
             token,
@@ -90,7 +94,19 @@ class HubSpotSandbox:
             frozenset(DEFAULT_SCOPES if scopes is None else scopes),
         )
         self.limiter = RateLimiter(rate_limit, rate_window_seconds, daily_limit)
-        self.app = SandboxApp(self.state, self.tokens, self.limiter, validate_responses=validate_responses)
+        # HubSpot's separate CRM search limit; off unless asked for, so other tests are unaffected.
+        self.search_limiter = (
+            None
+            if crm_search_rate_limit is None
+            else RateLimiter(crm_search_rate_limit, crm_search_window_seconds, None, policy_name=SECONDLY)
+        )
+        self.app = SandboxApp(
+            self.state,
+            self.tokens,
+            self.limiter,
+            validate_responses=validate_responses,
+            search_limiter=self.search_limiter,
+        )
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -277,3 +293,5 @@ class HubSpotSandbox:
             self.app.requests.clear()
         self.app.spec_violations.clear()
         self.limiter.reset()
+        if self.search_limiter is not None:
+            self.search_limiter.reset()

@@ -51,6 +51,8 @@ class SandboxState:
         self.bookings: list[dict[str, Any]] = []
         self.calendar_meetings: list[dict[str, Any]] = []
         self.crm = CrmStore()
+        #: The portal's web app host (``uiDomain`` of the account details); EU portals use ``app-eu1...``.
+        self.ui_domain = "app.hubspot.com"
         self._next_event = 1
         self.reset()
 

@@ -113,6 +113,42 @@ def test_the_timeout_counts_from_the_try_start_and_bounds_the_deferral(sandbox):
     assert timedelta(seconds=390) <= timeout <= timedelta(seconds=400)
 
 
+def test_a_retry_gets_a_fresh_timeout_like_airflows_own_sensors(sandbox):
+    # Airflow's sensors restart ``timeout`` on a retry (poke mode times each execute; Airflow 3 deletes the
+    # retried try's reschedule records): the deadline comes from the current try, not the first one.
+    sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
+    first_try_started = datetime.now(timezone.utc) - timedelta(seconds=700)  # its 600 s are long gone
+    retry_started = first_try_started + timedelta(seconds=690)
+    sensor = make_sensor(deferrable=True, timeout=600, retries=1)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": TryOfTaskInstance(retry_started)})  # type: ignore[typeddict-item]
+
+    deadline = datetime.fromisoformat(deferred.value.trigger.serialize()[1]["deadline"])
+    assert deadline == retry_started + timedelta(seconds=600)
+
+
+def _deferral_timeout_error() -> str:
+    """What the scheduler resumes a task with once its deferral timed out (``check_trigger_timeouts``)."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.models.trigger import TriggerFailureReason
+
+        return TriggerFailureReason.TRIGGER_TIMEOUT
+    return "Trigger/execution timeout"
+
+
+def test_airflows_deferral_timeout_fails_the_sensor_without_retry():
+    # The backstop for a triggerer that missed the deadline ends like the trigger's own timeout event:
+    # AirflowSensorTimeout, which Airflow fails without retries (Airflow 2 would otherwise retry).
+    sensor = make_sensor(deferrable=True, retries=3)
+
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.resume_execution("__fail__", {"error": _deferral_timeout_error()}, {})  # type: ignore[arg-type]
+    with pytest.raises(AirflowException) as failed:
+        sensor.resume_execution("__fail__", {"error": "Trigger failure"}, {})  # type: ignore[arg-type]
+    assert not isinstance(failed.value, AirflowSensorTimeout)  # other trigger failures keep their retries
+
+
 def test_a_try_already_past_its_timeout_fails_without_deferring(sandbox):
     sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
     try_started = datetime.now(timezone.utc) - timedelta(seconds=60)
@@ -243,10 +279,12 @@ def test_deferred_sensor_feeds_the_booking_under_dag_test(sandbox):
 def test_deferred_sensor_times_out_under_dag_test(sandbox):
     sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
     with DAG("slot_sensor_timeout", schedule=None, start_date=START_DATE, catchup=False) as dag:
-        make_sensor(deferrable=True, poke_interval=0.1, timeout=0.5)
+        make_sensor(deferrable=True, poke_interval=0.1, timeout=0.5, retries=2, retry_delay=0)
 
     dag_run = run_dag(dag)
 
     assert dag_run.state == "failed"
-    assert task_instance(dag_run, "wait_for_slot").state == "failed"
+    sensor_ti = task_instance(dag_run, "wait_for_slot")
+    # A sensor timeout is final: one try, the two retries unused.
+    assert (sensor_ti.state, sensor_ti.try_number) == ("failed", 1)
     assert sandbox.bookings == []
