@@ -8,7 +8,8 @@ A scheduled pipeline in four steps:
    In your pipeline, replace it with the query that finds the leads created since the last run
    (`data_interval_start`..`data_interval_end`) in your CRM or warehouse.
 2. **to_booking_payload** (one mapped task per lead) turns a lead into a booking: the lead's preferred
-   local time on the next working day in the lead's time zone, on the lead's meeting page.
+   local time on the working day after the run's data interval, in the lead's time zone, on the lead's
+   meeting page (derived from the run, not the clock, so a retried or cleared task books the same slot).
 3. **book_meeting** (`BookMeetingOperator`, mapped over the payloads) books each meeting through the
    `hubspot_default` connection. One lead's failure does not stop the others; bad input fails that lead
    without a retry, naming the field.
@@ -69,9 +70,12 @@ with DAG(
             return list(csv.DictReader(leads))
 
     @task
-    def to_booking_payload(lead: dict[str, str]) -> dict[str, Any]:
+    def to_booking_payload(lead: dict[str, str], data_interval_end: Any = None) -> dict[str, Any]:
+        # From the run's data interval, not the clock: a retried or cleared task computes the same start
+        # time, so the booking task's exactly-once check recognises a booking it already made.
         zone = lead["timezone"]
-        start = next_working_day_at(pendulum.now(zone), lead["preferred_local_time"])
+        run_end = pendulum.instance(data_interval_end) if data_interval_end else pendulum.now("UTC")
+        start = next_working_day_at(run_end.in_timezone(zone), lead["preferred_local_time"])
         return {
             "slug": lead["slug"],
             "contact_email": lead["email"],
