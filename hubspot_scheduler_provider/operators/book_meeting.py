@@ -218,19 +218,20 @@ class BookMeetingOperator(BaseOperator):
         hook = self.get_hook()
         try:
             dry_run = _switch("dry_run", self.dry_run_only)
+            repeat = is_repeat_attempt(context)
             if next_available:
                 query = self._slot_query(booking)
                 if dry_run:
                     return self._dry_run(hook, self._with_slot_free_now(context, hook, booking, query))
-                booking, result = self._book_next_available(context, hook, booking, query)
+                booking, result = self._book_next_available(context, hook, booking, query, repeat=repeat)
             else:
                 # A repeated try skips the page check: an earlier try may have taken the slot itself,
                 # which the CRM reconciliation in _book recognises and the page check would reject.
-                if self.validate_against_page and not is_repeat_attempt(context):
+                if self.validate_against_page and not repeat:
                     self._check_against_page(hook, booking)
                 if dry_run:
                     return self._dry_run(hook, booking)
-                result = self._book(hook, booking, attempt_is_repeat=is_repeat_attempt(context))
+                result = self._book(hook, booking, attempt_is_repeat=repeat)
             self._log_booking(booking, result)
             if result.raw.get("isOffline"):
                 self._handle_offline(booking, result)
@@ -281,13 +282,19 @@ class BookMeetingOperator(BaseOperator):
         )
 
     def _book_next_available(
-        self, context: Context, hook: HubSpotSchedulerHook, template: MeetingBooking, query: SlotQuery
+        self,
+        context: Context,
+        hook: HubSpotSchedulerHook,
+        template: MeetingBooking,
+        query: SlotQuery,
+        *,
+        repeat: bool,
     ) -> tuple[MeetingBooking, BookingOutcome]:
         """Book the first free slot in the window (next one when another booker wins, bounded)."""
         from hubspot_scheduler_provider.availability import book_next_available
-        from hubspot_scheduler_provider.exactly_once import find_earlier_booking, is_repeat_attempt
+        from hubspot_scheduler_provider.exactly_once import find_earlier_booking
 
-        if is_repeat_attempt(context):
+        if repeat:
             # An earlier try may have booked a slot this try would not pick (it is no longer free), and
             # XComs of earlier tries are gone; so look for the contact's meeting in the whole window.
             earlier = find_earlier_booking(
