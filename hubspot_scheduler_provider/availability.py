@@ -3,18 +3,18 @@
 HubSpot lists a page's free slots one calendar month at a time
 (``GET .../availability-page/{slug}?timezone=&monthOffset=``, ``hasMore`` when later months exist),
 keyed by duration. :func:`find_slots` walks those months in order and keeps the slots of one duration
-that lie inside a window; :func:`book_next_available` books the first one and, when another booker
-takes it between the read and the POST, reads again and tries the next, a bounded number of times.
+that lie inside a window. This module only proposes slots; booking one (and the next when another
+booker wins it first) is :meth:`hubspot_scheduler_provider.booking_flow.BookingFlow.book_next_available`.
 
-Everything here talks to HubSpot only through the two hook methods named in :class:`SlotReader` and
-:class:`SlotBooker`, so it works with any object that has them (the hook, or a test double).
+Everything here talks to HubSpot only through the hook method named in :class:`SlotReader`, so it works
+with any object that has it (the hook, or a test double).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowException
@@ -28,21 +28,13 @@ from hubspot_scheduler_provider.booking_input import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pendulum import DateTime
-    from typing_extensions import TypeVar
 
     from hubspot_scheduler_provider.models import (
         AvailabilityPage,
-        BookingResult,
         LinkAvailability,
-        MeetingBooking,
     )
 
-    #: What ``book_next_available``'s ``book`` returns (``hook.book_meeting``'s ``BookingResult`` unless
-    #: the caller sends its own way); only for type checkers, so no runtime import.
-    _Booked = TypeVar("_Booked", default=BookingResult)
 
 #: How many months :func:`find_slots` reads at most; HubSpot pages rarely advertise further ahead.
 MAX_MONTHS = 12
@@ -55,10 +47,6 @@ _MS_PER_MINUTE = 60_000
 
 class SlotReader(Protocol):
     def get_availability(self, slug: str, timezone: str, month_offset: int = 0) -> AvailabilityPage: ...
-
-
-class SlotBooker(SlotReader, Protocol):
-    def book_meeting(self, booking: MeetingBooking) -> BookingResult: ...
 
 
 class NoFreeSlotError(AirflowException):
@@ -244,73 +232,7 @@ def is_slot_taken(error: BaseException) -> bool:
     """Whether HubSpot refused a booking because its start time is not (or no longer) offered."""
     from hubspot_scheduler_provider.errors import HubSpotValidationError
 
-    return isinstance(error, HubSpotValidationError) and error.sub_category == START_TIME_NOT_VALID
-
-
-def book_next_available(
-    hook: SlotBooker,
-    build_booking_for_slot: Callable[[DateTime], MeetingBooking],
-    *,
-    slug: Any,
-    duration: Any,
-    timezone: Any = "UTC",
-    earliest: Any = None,
-    latest: Any = None,
-    max_attempts: int = 3,
-    log: logging.Logger | Any = None,
-    book: Callable[[MeetingBooking], _Booked] | None = None,
-) -> tuple[DateTime, _Booked]:
-    """Book the first free slot in the window; return it with HubSpot's answer.
-
-    Another booker can take a slot between our read and our POST; HubSpot then refuses with
-    ``MEETING_START_TIME_NOT_VALID`` and books nothing, so it is safe to read availability again and
-    try the next slot. Slots already refused are skipped even if a (cached) availability page still
-    lists them. At most ``max_attempts`` POSTs are sent; every other error propagates unchanged
-    (in particular ``outcome_unknown`` ones, which must not be retried blindly).
-
-    ``build_booking_for_slot`` turns a slot into the booking to send (its ``slug``, ``duration`` and
-    ``timezone`` should match the arguments here). ``book`` sends one booking (default
-    ``hook.book_meeting``); an operator passes its own to keep its rules for unknown outcomes (such as
-    exactly-once reconciliation). Whatever ``book`` returns is returned as it is.
-    """
-    if max_attempts < 1:
-        raise ValueError("max_attempts: must be at least 1")
-    log = log or _log
-    send = cast("Callable[[MeetingBooking], _Booked]", book or hook.book_meeting)
-    query = SlotQuery.parse(slug, duration, timezone, earliest, latest)
-    refused: set[int] = set()
-    while True:
-        starts = find_slot_starts(hook, query, limit=len(refused) + 1)
-        start_ms = next((ms for ms in starts if ms not in refused), None)
-        if start_ms is None:
-            raise query.no_free_slot(f"{len(refused)} slot(s) were taken by others first" if refused else "")
-        slot = query.to_datetime(start_ms)
-        attempt = len(refused) + 1
-        log.info(
-            "Next available slot on page %r: %s (%d min); booking it, attempt %d/%d",
-            query.slug,
-            slot.isoformat(),
-            query.duration_ms // _MS_PER_MINUTE,
-            attempt,
-            max_attempts,
-        )
-        try:
-            result = send(build_booking_for_slot(slot))
-        except Exception as error:
-            if not is_slot_taken(error):
-                raise
-            refused.add(start_ms)
-            if len(refused) >= max_attempts:
-                raise NoFreeSlotError(
-                    f"Every slot tried on page {query.slug!r} was taken before our booking arrived "
-                    f"({max_attempts} attempts); last refusal: {error}"
-                ) from error
-            log.warning(
-                "Slot %s on page %r was taken before our booking arrived (%s); reading availability again",
-                slot.isoformat(),
-                query.slug,
-                getattr(error, "correlation_id", None) or "-",
-            )
-            continue
-        log.info("Booked the next available slot on page %r: %s", query.slug, slot.isoformat())
-        return slot, result
+    # HubSpot prefixes the subcategory with its error family; compare the part that names the cause.
+    return isinstance(error, HubSpotValidationError) and (error.sub_category or "").endswith(
+        START_TIME_NOT_VALID.rsplit(".", 1)[-1]
+    )

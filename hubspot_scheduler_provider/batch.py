@@ -1,9 +1,10 @@
 """Book many meetings through one hook: a bounded thread pool, one paced session, results in input order.
 
 The engine behind ``BookMeetingsOperator``, usable without it (e.g. from a ``@task``). Per item it builds
-the booking with the caller's ``build`` function, books it with
-:func:`~hubspot_scheduler_provider.exactly_once.book_exactly_once` (so a repeated attempt reconciles
-with HubSpot's CRM instead of booking twice), and keeps only the result: HubSpot's booking JSON, or
+the booking with the caller's ``build`` function, books it through the one booking flow
+(:class:`~hubspot_scheduler_provider.booking_flow.BookingFlow`, ledger entry ``item:<index>``: a retried
+batch returns what an earlier try recorded without calling HubSpot, settles only the items sent without
+an answer, and books the rest), and keeps only the result: HubSpot's booking JSON, or
 ``{"index", "error", "field"?}``. Everything else (the pydantic booking, the response) is dropped as
 soon as the item is done, and at most ``2 * max_workers`` items are in flight, so a 10,000-item batch
 holds little more than its results.
@@ -18,29 +19,26 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hubspot_scheduler_provider.errors import (
-    BookingInputError,
-    HubSpotAuthenticationError,
-    HubSpotConnectionError,
-    HubSpotError,
-    HubSpotMissingScopesError,
-    HubSpotRateLimitError,
-    HubSpotServerError,
-)
-from hubspot_scheduler_provider.exactly_once import RECHECK_DELAYS, book_exactly_once
+from hubspot_scheduler_provider.errors import BookingInputError, HubSpotError
 from hubspot_scheduler_provider.pacing import limit_from_headers
+from hubspot_scheduler_provider.retry_rules import classify
 
 if TYPE_CHECKING:
     import logging
 
+    from hubspot_scheduler_provider.booking_flow import BookingFlow
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+    from hubspot_scheduler_provider.ledger import BatchLedger
     from hubspot_scheduler_provider.models import MeetingBooking
     from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
+
+    #: What ``build`` returns for one item: the booking, and its booking key (or None).
+    BuiltItem = tuple[MeetingBooking, str | None]
 
 #: Failures logged one by one; the rest are counted in progress logs and listed in the results.
 FAILURES_LOGGED = 5
@@ -56,6 +54,8 @@ class BatchReport:
     failed: int = 0
     #: Failures that another attempt may fix (rate limits, 5xx, network, unknown outcome, not attempted).
     retryable_failures: int = 0
+    #: Items answered from this task's ledger (an earlier try's recorded answer), with no HubSpot call.
+    from_ledger: int = 0
     #: Why the batch stopped early (an error every remaining item would hit), else None.
     aborted_by: str | None = None
     elapsed_seconds: float = 0.0
@@ -81,21 +81,6 @@ class _WarningsOnly:
         return getattr(self._log, name)
 
 
-def _is_retryable(error: BaseException) -> bool:
-    if isinstance(error, HubSpotError):
-        return error.outcome_unknown or isinstance(
-            error, (HubSpotRateLimitError, HubSpotServerError, HubSpotConnectionError)
-        )
-    return not isinstance(error, BookingInputError)  # an unexpected error: another try may pass
-
-
-def _aborts_batch(error: BaseException) -> bool:
-    """Errors every other item would hit too: stop instead of sending thousands of doomed requests."""
-    if isinstance(error, HubSpotRateLimitError):
-        return error.policy_name == "DAILY"
-    return isinstance(error, (HubSpotAuthenticationError, HubSpotMissingScopesError))
-
-
 def _compact(value: Any) -> Any:
     """HubSpot's JSON with interned keys: each response brings its own copies of the same ~30 key strings
     (``formFields`` entries included), about 1.5 KB per item that 10,000 results would otherwise hold."""
@@ -117,71 +102,82 @@ class BatchBooker:
     """Books items concurrently; one instance per batch.
 
     :param hook: shared by every thread (one session). Mount a ``pacing.PacedAdapter`` on it to pace.
-    :param build: turns one input item into a ``MeetingBooking`` (raises ``BookingInputError``).
+    :param build: turns one input item into ``(MeetingBooking, booking_key or None)`` (raises
+        ``BookingInputError``).
+    :param flow: the booking flow for this try, with the batch's ledger (``item:<index>`` entries).
+    :param ledger: the flow's :class:`~hubspot_scheduler_provider.ledger.BatchLedger`, or None without a
+        task state store.
     :param limiter: the adapter's limiter; configured from HubSpot's headers after the first answer
         when ``learn_limit``.
-    :param attempt_is_repeat: an earlier attempt may have booked some items: reconcile each first.
+    :param index_wait_seconds: without a durable ledger, a repeated try waits this long once (HubSpot's
+        CRM index lag) before checking each item once in the CRM.
     """
 
     def __init__(
         self,
         hook: HubSpotSchedulerHook,
         *,
-        build: Callable[[Any], MeetingBooking],
+        build: Callable[[Any], BuiltItem],
+        flow: BookingFlow,
+        ledger: BatchLedger | None,
         limiter: SlidingWindowLimiter,
         learn_limit: bool,
         max_workers: int,
-        attempt_is_repeat: bool,
         allow_offline: bool,
         progress_interval_seconds: float,
         log: logging.Logger | Any,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        index_wait_seconds: float = sum(RECHECK_DELAYS),
+        index_wait_seconds: float = 0.0,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.hook = hook
         self.build = build
+        self.flow = flow
+        self.ledger = ledger
         self.limiter = limiter
         self.learn_limit = learn_limit
         self.max_workers = max_workers
-        self.attempt_is_repeat = attempt_is_repeat
         self.allow_offline = allow_offline
         self.progress_interval_seconds = progress_interval_seconds
         self.log = log
-        self._item_log = _WarningsOnly(log)
+        flow.log = _WarningsOnly(log)
         self._clock = clock
         self._sleep = sleep
         self.index_wait_seconds = index_wait_seconds
+        self._redact = redact
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._report = BatchReport(results=[])
 
     # ------------------------------------------------------------------ one item (any thread)
     def _book_one(self, index: int, item: Any) -> dict[str, Any]:
+        from hubspot_scheduler_provider.ledger import item_entry
+
+        try:
+            return self._book_item(index, item, item_entry(index))
+        finally:
+            if self.ledger is not None:
+                self.ledger.settled(index)
+
+    def _book_item(self, index: int, item: Any, entry: str) -> dict[str, Any]:
         if self._stop.is_set():
             return self._failed(index, None, f"not attempted: {self._report.aborted_by}", retryable=True)
         try:
-            booking = self.build(item)
-            outcome = book_exactly_once(
-                self.hook,
-                booking,
-                attempt_is_repeat=self.attempt_is_repeat,
-                log=self._item_log,
-                # A repeat waited for the CRM's index once for the whole batch (see run()).
-                recheck_delays=(0.0,) if self.attempt_is_repeat else None,
-            )
+            booking, booking_key = self.build(item)
+            outcome = self.flow.book(booking, entry=entry, booking_key=booking_key)
         except BookingInputError as error:
             return self._failed(index, error, str(error), retryable=False, field=error.field)
         except Exception as error:
-            if _aborts_batch(error):
+            verdict = classify(error)
+            if verdict.stops_batch:
                 with self._lock:
                     if not self._stop.is_set():
-                        self._report.aborted_by = f"{type(error).__name__}: {error}"
+                        self._report.aborted_by = self._redact(f"{type(error).__name__}: {error}")
                         self._stop.set()
             reason = str(error) if isinstance(error, HubSpotError) else f"{type(error).__name__}: {error}"
-            return self._failed(index, error, reason, retryable=_is_retryable(error))
-        raw = outcome.raw
-        if raw.get("isOffline") and not self.allow_offline:
+            return self._failed(index, error, reason, retryable=verdict.airflow_retry_helps)
+        if outcome.is_offline and not self.allow_offline:
             return self._failed(
                 index,
                 None,
@@ -193,7 +189,8 @@ class BatchBooker:
         with self._lock:
             self._report.booked += 1
             self._report.reconciled += outcome.reconciled
-        return _compact(raw)
+            self._report.from_ledger += outcome.source == "ledger"
+        return _compact(outcome.raw)
 
     def _failed(
         self,
@@ -204,6 +201,8 @@ class BatchBooker:
         retryable: bool,
         field: str | None = None,
     ) -> dict[str, Any]:
+        # Results go to XCom, which Airflow never masks: scrub every secret the hook knows.
+        reason = self._redact(reason)
         with self._lock:
             report = self._report
             report.failed += 1
@@ -228,21 +227,44 @@ class BatchBooker:
         """Book every item; never raises for an item's failure (see :class:`BatchReport`)."""
         total = len(items) if isinstance(items, Sized) else None
         report = self._report
-        results = report.results
+        results: dict[int, dict[str, Any]] = {}
         started = self._clock()
         next_progress = started + self.progress_interval_seconds
-        source = enumerate(items)
-        if self.attempt_is_repeat:
-            # HubSpot's CRM search shows a new meeting a few seconds late. Wait for it once here instead
-            # of re-checking every item (which would cost up to that wait per item).
-            self.log.info("Repeated attempt: waiting %.0f s for HubSpot's CRM index", self.index_wait_seconds)
+        source: Iterator[tuple[int, Any]] = enumerate(items)
+        if self.ledger is not None:
+            reads = self.ledger.load()
+            answered, pending = self.ledger.summary()
+            if answered or pending:
+                self.log.info(
+                    "This task's booking ledger (%d values read): %d items answered by an earlier try "
+                    "(returned without calling HubSpot), %d sent without an answer (settled through the CRM "
+                    "last)",
+                    reads,
+                    answered,
+                    len(pending),
+                )
+            if pending:
+                # Booking the rest first gives HubSpot's CRM index time to show the unanswered ones.
+                ordered = list(source)
+                source = iter(
+                    [pair for pair in ordered if pair[0] not in pending]
+                    + [pair for pair in ordered if pair[0] in pending]
+                )
+        if self.index_wait_seconds > 0:
+            # No ledger says what an earlier try sent: wait for HubSpot's CRM index once here, then check
+            # each item once, instead of waiting per item.
+            self.log.info(
+                "Repeated attempt: waiting %.0f s for HubSpot's CRM index, then checking each item in "
+                "the CRM before booking it",
+                self.index_wait_seconds,
+            )
             self._sleep(self.index_wait_seconds)
 
         # Until HubSpot has answered once, the account's limit is unknown: book one item at a time.
         if self.learn_limit:
             for index, item in source:
-                results.append(self._book_one(index, item))
-                if "field" not in results[-1]:  # not an input error: HubSpot answered (or failed to)
+                results[index] = self._book_one(index, item)
+                if "field" not in results[index]:  # not an input error: HubSpot answered (or failed to)
                     break
             self._learn_limit()
 
@@ -258,7 +280,6 @@ class BatchBooker:
                         except StopIteration:
                             exhausted = True
                             break
-                        results.append({})  # placeholder, keeps input order
                         in_flight[pool.submit(self._book_one, index, item)] = index
                     if not in_flight:
                         break
@@ -267,7 +288,7 @@ class BatchBooker:
                     for future in done:
                         results[in_flight.pop(future)] = future.result()
                     if self._clock() >= next_progress:
-                        self._log_progress(len(results) - len(in_flight), total, started)
+                        self._log_progress(len(results), total, started)
                         next_progress = self._clock() + self.progress_interval_seconds
             except BaseException:
                 # Killed (SIGTERM raises in this thread) or a bug: let running items finish, start no more.
@@ -275,6 +296,7 @@ class BatchBooker:
                 self._stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+        report.results = [results[index] for index in sorted(results)]
         report.elapsed_seconds = self._clock() - started
         return report
 

@@ -48,6 +48,9 @@ MEETING_PROPERTIES = (
     "hs_meeting_external_url",
     "hs_meeting_outcome",
     "hubspot_owner_id",
+    # Which meeting page booked it: HubSpot records the page's linkId for meetings booked through one.
+    "hs_engagement_source",
+    "hs_engagement_source_id",
 )
 #: ``hs_meeting_outcome`` values of a meeting that no longer takes place at its time, so a booking for
 #: that time does not stand. A ``NO_SHOW`` or ``COMPLETED`` meeting was booked and held its slot: it
@@ -79,6 +82,12 @@ class CrmMeeting:
     def outcome(self) -> str | None:
         value = self.properties.get("hs_meeting_outcome")
         return value.strip().upper() if isinstance(value, str) and value.strip() else None
+
+    @property
+    def source_id(self) -> str | None:
+        """The id of the meeting page it was booked on (``hs_engagement_source_id``), if recorded."""
+        value = self.properties.get("hs_engagement_source_id")
+        return None if value is None or str(value).strip() == "" else str(value).strip()
 
     @property
     def stands(self) -> bool:

@@ -20,10 +20,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
-    from pendulum import DateTime
 
     from hubspot_scheduler_provider.availability import SlotQuery
-    from hubspot_scheduler_provider.exactly_once import BookingOutcome
+    from hubspot_scheduler_provider.booking_flow import BookingOutcome
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
     from hubspot_scheduler_provider.models import MeetingBooking
 
@@ -86,14 +85,19 @@ class BookMeetingOperator(BaseOperator):
         missing consent or start time the page would refuse, quoting its options.
     :param allow_offline: Accept HubSpot's ``isOffline`` answer (host calendar disconnected, nothing on
         any calendar) with a warning instead of failing.
-    :param allow_resend: When HubSpot's CRM cannot confirm whether an unanswered booking request (timeout,
-        dropped connection, 5xx) or an earlier try booked the meeting, send the booking (again) instead of
-        failing "outcome unknown, not re-sent". Risks a duplicate. Retries and cleared tasks always check
-        the CRM first (scope ``crm.objects.contacts.read``) and return a found meeting with
-        ``"reconciled": true``. With ``"next_available"`` a retry looks for a meeting of the contact (of
-        this length) starting anywhere in the window (from ``earliest``, else from when the DAG run was
-        due): an earlier try may have booked a slot this try would not choose. Such a meeting counts as
-        booked, even one booked elsewhere.
+    :param allow_resend: When HubSpot's CRM cannot settle whether an unanswered booking request (timeout,
+        dropped connection, 5xx) booked the meeting, send it (again) instead of failing "outcome
+        unknown, not re-sent". Risks a duplicate. Off by default: a retried or cleared task first reads
+        this task's booking ledger (Airflow 3.3+: the answer an earlier try recorded is returned, an
+        earlier send without an answer is settled through the CRM) or, on older Airflow, checks the
+        CRM (scope ``crm.objects.contacts.read``), and returns a found meeting with ``"reconciled": true``.
+    :param booking_key: Books at most once per key and HubSpot portal, across DAG runs, DAGs and tasks:
+        a repeat returns the first booking with ``"reconciled": true``. E.g.
+        ``"lead-{{ params.lead_id }}-intro"``. Airflow 3.3+: recorded in the asset state store of the
+        ``hubspot-scheduler-booking-keys`` asset (added to this task's inlets); older Airflow: checked
+        against HubSpot's CRM (this contact, page and start). Templated.
+    :param crm_index_lag_seconds: How long HubSpot's CRM search may take to show a new meeting; a
+        "not found" counts only after it (default 30).
     :param dry_run: Validate and return the JSON body that would be sent; book nothing. Sends no request
         (unless ``validate_against_page``, whose GET only reads, or ``"next_available"``, which reads
         availability to show the body for the slot free now). Templated (``"{{ params.dry_run }}"``).
@@ -107,6 +111,7 @@ class BookMeetingOperator(BaseOperator):
         "earliest",
         "latest",
         "hubspot_conn_id",
+        "booking_key",
         "dry_run_only",
     )
     template_fields_renderers = {
@@ -141,8 +146,12 @@ class BookMeetingOperator(BaseOperator):
         earliest: Any = None,
         latest: Any = None,
         max_slot_attempts: int = 3,
+        booking_key: str | None = None,
+        crm_index_lag_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if booking_key is not None:
+            kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
         super().__init__(**kwargs)
         # Only store: no connection lookup, no HubSpot call at DAG-parse time.
         self.payload = payload
@@ -173,6 +182,8 @@ class BookMeetingOperator(BaseOperator):
                 "max_slot_attempts", f"expected a whole number >= 1, got {max_slot_attempts!r}"
             )
         self.max_slot_attempts = max_slot_attempts
+        self.booking_key = booking_key
+        self.crm_index_lag_seconds = crm_index_lag_seconds
 
     def get_hook(self) -> HubSpotSchedulerHook:
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
@@ -211,34 +222,64 @@ class BookMeetingOperator(BaseOperator):
         return normalise_booking(collected), next_available
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from hubspot_scheduler_provider.exactly_once import is_repeat_attempt
+        from hubspot_scheduler_provider.booking_flow import BookingFlow
+        from hubspot_scheduler_provider.ledger import key_ledger, task_ledger, writer_of
+        from hubspot_scheduler_provider.reconcile import is_repeat_attempt
 
         start_run_links(self)
         booking, next_available = self._read_booking()
+        dry_run = _switch("dry_run", self.dry_run_only)
+        allow_offline = _switch("allow_offline", self.allow_offline)
+        booking_key = _booking_key(self.booking_key)
         hook = self.get_hook()
         try:
-            dry_run = _switch("dry_run", self.dry_run_only)
-            repeat = is_repeat_attempt(context)
-            if next_available:
-                query = self._slot_query(booking)
-                if dry_run:
-                    return self._dry_run(hook, self._with_slot_free_now(context, hook, booking, query))
-                booking, result = self._book_next_available(context, hook, booking, query, repeat=repeat)
-            else:
-                # A repeated try skips the page check: an earlier try may have taken the slot itself,
-                # which the CRM reconciliation in _book recognises and the page check would reject.
-                if self.validate_against_page and not repeat:
+            query = self._slot_query(booking) if next_available else None
+            if dry_run:
+                if query is not None:
+                    booking = self._with_slot_free_now(context, hook, booking, query)
+                elif self.validate_against_page:
                     self._check_against_page(hook, booking)
-                if dry_run:
-                    return self._dry_run(hook, booking)
-                result = self._book(hook, booking, attempt_is_repeat=repeat)
+                return self._dry_run(hook, booking)
+            flow = BookingFlow(
+                hook,
+                log=self.log,
+                ledger=task_ledger(context),
+                repeat=is_repeat_attempt(context),
+                allow_resend=_switch("allow_resend", self.allow_resend),
+                key_ledger=None if booking_key is None else self._key_ledger(context, hook, key_ledger),
+                index_lag_seconds=self.crm_index_lag_seconds,
+                writer=writer_of(context),
+            )
+            prepare = (lambda b: self._check_against_page(hook, b)) if self.validate_against_page else None
+            if query is not None:
+                booking, result = flow.book_next_available(
+                    booking,
+                    query,
+                    max_attempts=self.max_slot_attempts,
+                    booking_key=booking_key,
+                    start_between=self._window_of_earlier_tries(context, query),
+                    prepare=prepare,
+                )
+                self._push_slot(context, query, booking.start_time)
+            else:
+                result = flow.book(booking, booking_key=booking_key, prepare=prepare)
             self._log_booking(booking, result)
-            if result.raw.get("isOffline"):
-                self._handle_offline(booking, result)
-            self._persist_links(context, hook, result.raw)
+            if result.is_offline:
+                self._handle_offline(booking, result, allow_offline)
+            flow.record_links(self._persist_links(context, hook, result))
             return result.raw
         finally:
             hook.close()
+
+    @staticmethod
+    def _key_ledger(context: Context, hook: HubSpotSchedulerHook, key_ledger: Any) -> Any:
+        """The cross-run key records for this portal (Airflow 3.3+), else None (the CRM is checked)."""
+        portal_id = hook.get_portal_id()
+        if not portal_id:
+            raise BookingInputError(
+                "booking_key", "needs the HubSpot portal id: set the connection's portal_id extra"
+            )
+        return key_ledger(context, portal_id)
 
     def _check_against_page(self, hook: HubSpotSchedulerHook, booking: MeetingBooking) -> None:
         from hubspot_scheduler_provider.booking_input import check_against_page
@@ -257,20 +298,6 @@ class BookMeetingOperator(BaseOperator):
         )
         return body
 
-    def _book(
-        self, hook: HubSpotSchedulerHook, booking: MeetingBooking, *, attempt_is_repeat: bool
-    ) -> BookingOutcome:
-        # Never a blind re-send: unknown outcomes and repeated tries are settled through HubSpot's CRM.
-        from hubspot_scheduler_provider.exactly_once import book_exactly_once
-
-        return book_exactly_once(
-            hook,
-            booking,
-            attempt_is_repeat=attempt_is_repeat,
-            allow_resend=self.allow_resend,
-            log=self.log,
-        )
-
     # --- start_time="next_available" -------------------------------------------------------------------
 
     def _slot_query(self, template: MeetingBooking) -> SlotQuery:
@@ -281,69 +308,18 @@ class BookMeetingOperator(BaseOperator):
             template.slug, template.duration, template.timezone or "UTC", self.earliest, self.latest
         )
 
-    def _book_next_available(
-        self,
-        context: Context,
-        hook: HubSpotSchedulerHook,
-        template: MeetingBooking,
-        query: SlotQuery,
-        *,
-        repeat: bool,
-    ) -> tuple[MeetingBooking, BookingOutcome]:
-        """Book the first free slot in the window (next one when another booker wins, bounded)."""
-        from hubspot_scheduler_provider.availability import book_next_available
-        from hubspot_scheduler_provider.exactly_once import find_earlier_booking
-
-        if repeat:
-            # An earlier try may have booked a slot this try would not pick (it is no longer free), and
-            # XComs of earlier tries are gone; so look for the contact's meeting in the whole window.
-            earlier = find_earlier_booking(
-                hook,
-                template,
-                allow_resend=self.allow_resend,
-                log=self.log,
-                start_between=self._window_of_earlier_tries(context, query),
-            )
-            if earlier is not None:
-                # The reconciled answer's "start" is the CRM meeting's, formatted "...Z".
-                booked_at = datetime.fromisoformat(earlier.raw["start"].replace("Z", "+00:00"))
-                self._push_slot(context, query, booked_at)
-                return _at(template, booked_at), earlier
-
-        def booking_for(slot: DateTime) -> MeetingBooking:
-            booking = _at(template, slot)
-            if self.validate_against_page:
-                self._check_against_page(hook, booking)
-            return booking
-
-        slot, result = book_next_available(
-            hook,
-            booking_for,
-            slug=query.slug,
-            duration=query.duration_ms,
-            timezone=query.timezone,
-            earliest=self.earliest,
-            latest=self.latest,
-            max_attempts=self.max_slot_attempts,
-            log=self.log,
-            # Each POST still goes through exactly-once handling of unknown outcomes; the repeat check
-            # already covered the whole window above, so it need not look at each slot again.
-            book=lambda booking: self._book(hook, booking, attempt_is_repeat=False),
-        )
-        self._push_slot(context, query, slot)
-        return _at(template, slot), result
-
     def _with_slot_free_now(
         self, context: Context, hook: HubSpotSchedulerHook, template: MeetingBooking, query: SlotQuery
     ) -> MeetingBooking:
         from hubspot_scheduler_provider.availability import find_slot_starts
+        from hubspot_scheduler_provider.booking_flow import at
 
         starts = find_slot_starts(hook, query, limit=1)
         if not starts:
             raise query.no_free_slot()
         slot = query.to_datetime(starts[0])
         self.log.info("Dry run: the first free slot on page %r is %s", query.slug, slot.isoformat())
-        booking = _at(template, slot)
+        booking = at(template, slot)
         if self.validate_against_page:
             self._check_against_page(hook, booking)
         self._push_slot(context, query, slot)
@@ -385,44 +361,46 @@ class BookMeetingOperator(BaseOperator):
             result.correlation_id or "-",
         )
 
-    def _handle_offline(self, booking: MeetingBooking, result: BookingOutcome) -> None:
+    def _handle_offline(self, booking: MeetingBooking, result: BookingOutcome, allow_offline: bool) -> None:
         message = (
             f"HubSpot answered isOffline=true for page {booking.slug!r}: the host's calendar is "
             "disconnected, so nothing is on any calendar (calendarEventId is empty; correlationId="
             f"{result.correlation_id or '-'})."
         )
-        if not self.allow_offline:
+        if not allow_offline:
             # Not retried: a retry would create another offline booking, not a calendar event.
             raise AirflowFailException(
                 f"{message} Reconnect the host's calendar in HubSpot, or set allow_offline=True to accept."
             )
         self.log.warning("%s Accepted because allow_offline=True.", message)
 
-    def _persist_links(self, context: Context, hook: HubSpotSchedulerHook, raw: dict[str, Any]) -> None:
-        # The meeting is booked: nothing here may fail the task, or a retry would book it twice.
-        conference_url = raw.get("webConferenceUrl")
+    def _persist_links(
+        self, context: Context, hook: HubSpotSchedulerHook, result: BookingOutcome
+    ) -> dict[str, str]:
+        """Show the extra links; return them (name -> URL) for the ledger. Never fails the task: the
+        meeting is booked, and a retry must not book it twice."""
+        links = dict(result.links or {})
+        conference_url = result.raw.get("webConferenceUrl")
         if isinstance(conference_url, str) and conference_url:
-            HubSpotWebConferenceLink.persist(context, self, conference_url)
-        contact_id = raw.get("contactId")
-        if not contact_id:
-            return
-        try:
-            portal_id = hook.get_portal_id()
-        except Exception as err:
-            self.log.warning("No HubSpot contact link: could not look up the portal id (%s)", err)
-            return
-        if portal_id:
-            url = HubSpotContactLink.url(portal_id, contact_id, hook.ui_domain)
-            HubSpotContactLink.persist(context, self, url)
+            links[HubSpotWebConferenceLink.name] = conference_url
+        contact_id = result.raw.get("contactId")
+        if contact_id and HubSpotContactLink.name not in links:
+            try:
+                portal_id = hook.get_portal_id()
+            except Exception as err:
+                self.log.warning("No HubSpot contact link: could not look up the portal id (%s)", err)
+                portal_id = None
+            if portal_id:
+                links[HubSpotContactLink.name] = HubSpotContactLink.url(portal_id, contact_id, hook.ui_domain)
+        if HubSpotWebConferenceLink.name in links:
+            HubSpotWebConferenceLink.persist(context, self, links[HubSpotWebConferenceLink.name])
+        if HubSpotContactLink.name in links:
+            HubSpotContactLink.persist(context, self, links[HubSpotContactLink.name])
+        return links
 
 
 def _is_next_available(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() == NEXT_AVAILABLE
-
-
-def _at(template: MeetingBooking, slot: datetime) -> MeetingBooking:
-    """``template`` starting at ``slot`` (kept in UTC, as parsed start times are)."""
-    return template.model_copy(update={"start_time": slot.astimezone(timezone.utc)})
 
 
 def _from_ms(epoch_ms: int) -> datetime:
@@ -436,6 +414,29 @@ def _switch(field: str, value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise BookingInputError(field, f"expected true or false, got {value!r}")
+
+
+def _with_booking_keys_asset(inlets: Any) -> Any:
+    """``inlets`` plus the booking keys asset, whose state store holds the keys (Airflow 3.3+ only)."""
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:
+        return inlets
+    from hubspot_scheduler_provider.ledger import booking_keys_asset
+
+    listed = list(inlets) if isinstance(inlets, (list, tuple)) else ([] if inlets is None else [inlets])
+    return [*listed, booking_keys_asset()]
+
+
+def _booking_key(value: Any) -> str | None:
+    """The rendered ``booking_key``: None, or a non-empty text of at most 1,000 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BookingInputError("booking_key", f"expected a non-empty text, got {value!r}")
+    if len(value) > 1000:
+        raise BookingInputError("booking_key", f"at most 1000 characters, got {len(value)}")
+    return value.strip()
 
 
 def _masked_body(body: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
-from hubspot_scheduler_provider.operators.book_meeting import _BOOKING_KEYWORDS
+from hubspot_scheduler_provider.operators.book_meeting import _BOOKING_KEYWORDS, _with_booking_keys_asset
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,9 +43,11 @@ class BookMeetingsOperator(BaseOperator):
     (``fail_on_item_failure=False`` succeeds instead); it is not retried when every failure is one a
     retry cannot fix (bad input, a slot HubSpot refuses, a disconnected calendar).
 
-    On a retry (or a cleared task), every item is first looked up in HubSpot's CRM, so what an earlier
-    attempt booked is reported, not booked again. That costs up to two CRM reads per item (contact by
-    email, meeting search), paced like the bookings, and needs the scope ``crm.objects.contacts.read``.
+    On a retry (or a cleared task) nothing an earlier attempt booked is booked again. Airflow 3.3+:
+    every item is recorded in this task's booking ledger, so a retry returns each recorded answer
+    without calling HubSpot, settles through the CRM only the items sent without an answer (after
+    booking the rest), and books the others. Older Airflow: every item is first looked up in HubSpot's
+    CRM (up to two reads per item, paced like the bookings; scope ``crm.objects.contacts.read``).
 
     :param payloads: The bookings: a list of dicts (HubSpot's camelCase or snake_case keys, as for
         ``BookMeetingOperator``'s ``payload``), JSON strings or ``MeetingBooking`` objects; or a JSON array;
@@ -68,9 +70,14 @@ class BookMeetingsOperator(BaseOperator):
     :param fail_on_item_failure: Fail the task at the end when any item failed (default).
     :param allow_offline: Accept HubSpot's ``isOffline`` answer (host calendar disconnected) as booked.
     :param progress_interval_seconds: How often progress (count, rate, ETA) is logged.
+    :param booking_key: Cross-run booking keys (see ``BookMeetingOperator``): a ``str.format`` pattern
+        over each item's fields, e.g. ``"lead-{email}-{startTime}"``; an item's own ``booking_key``
+        (or ``bookingKey``) wins, so ``"{booking_key}"`` uses each item's own. Templated.
+    :param crm_index_lag_seconds: How long HubSpot's CRM search may take to show a new meeting
+        (default 30).
     """
 
-    template_fields: Sequence[str] = ("payloads", *_SHARED_KEYWORDS, "hubspot_conn_id")
+    template_fields: Sequence[str] = ("payloads", *_SHARED_KEYWORDS, "hubspot_conn_id", "booking_key")
     template_fields_renderers = {
         "payloads": "json",
         "form_fields": "json",
@@ -97,8 +104,12 @@ class BookMeetingsOperator(BaseOperator):
         fail_on_item_failure: bool = True,
         allow_offline: bool = False,
         progress_interval_seconds: float = 30.0,
+        booking_key: str | None = None,
+        crm_index_lag_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if booking_key is not None:
+            kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
         super().__init__(**kwargs)
         require_whole_number("max_workers", max_workers, minimum=1)
         if max_requests_per_window is not None:
@@ -122,6 +133,8 @@ class BookMeetingsOperator(BaseOperator):
         self.fail_on_item_failure = fail_on_item_failure
         self.allow_offline = allow_offline
         self.progress_interval_seconds = progress_interval_seconds
+        self.booking_key = booking_key
+        self.crm_index_lag_seconds = crm_index_lag_seconds
 
     def get_hook(self, **kwargs: Any) -> HubSpotSchedulerHook:
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
@@ -130,14 +143,22 @@ class BookMeetingsOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from hubspot_scheduler_provider.batch import BatchBooker
+        from hubspot_scheduler_provider.booking_flow import BookingFlow
         from hubspot_scheduler_provider.booking_input import build_booking
-        from hubspot_scheduler_provider.exactly_once import is_repeat_attempt
+        from hubspot_scheduler_provider.ledger import (
+            BatchLedger,
+            TaskLedger,
+            key_ledger,
+            task_ledger,
+            writer_of,
+        )
         from hubspot_scheduler_provider.pacing import (
             FALLBACK_MAX_REQUESTS,
             FALLBACK_WINDOW_SECONDS,
             PacedAdapter,
             SlidingWindowLimiter,
         )
+        from hubspot_scheduler_provider.reconcile import CRM_INDEX_LAG_SECONDS, is_repeat_attempt
 
         items = _items(self.payloads)
         limiter = SlidingWindowLimiter(
@@ -151,24 +172,49 @@ class BookMeetingsOperator(BaseOperator):
             adapter=PacedAdapter(limiter, pool_maxsize=self.max_workers), pace_on_remaining=False
         )
         overrides = {keyword: getattr(self, keyword) for keyword in _SHARED_KEYWORDS}
+        key_pattern = self.booking_key
+
+        def build(item: Any) -> tuple[Any, str | None]:
+            rest, key = _split_booking_key(item, key_pattern)
+            return build_booking(rest, overrides), key
+
         repeat = is_repeat_attempt(context)
-        if repeat:
+        ledger = task_ledger(context)
+        batch_ledger = BatchLedger(ledger, _count(items)) if isinstance(ledger, TaskLedger) else None
+        lag = CRM_INDEX_LAG_SECONDS if self.crm_index_lag_seconds is None else self.crm_index_lag_seconds
+        without_ledger = batch_ledger is None or not batch_ledger.durable
+        if repeat and without_ledger:
             self.log.info(
-                "Repeated attempt: every item is looked up in HubSpot's CRM before booking (up to 2 reads "
-                "per item), so nothing an earlier attempt booked is booked again"
+                "Repeated attempt without a task state store: every item is looked up in HubSpot's CRM "
+                "before booking (up to 2 reads per item), so nothing an earlier attempt booked is booked "
+                "again"
             )
-        booker = BatchBooker(
-            hook,
-            build=lambda item: build_booking(item, overrides),
-            limiter=limiter,
-            learn_limit=self.max_requests_per_window is None or self.window_seconds is None,
-            max_workers=self.max_workers,
-            attempt_is_repeat=repeat,
-            allow_offline=self.allow_offline,
-            progress_interval_seconds=self.progress_interval_seconds,
-            log=self.log,
-        )
         try:
+            keys = key_ledger(context, hook.get_portal_id() or "") if self._uses_keys(items) else None
+            flow = BookingFlow(
+                hook,
+                log=self.log,
+                ledger=batch_ledger,
+                repeat=repeat,
+                key_ledger=keys,
+                index_lag_seconds=lag,
+                index_settled=repeat and without_ledger,
+                writer=writer_of(context),
+            )
+            booker = BatchBooker(
+                hook,
+                build=build,
+                flow=flow,
+                ledger=batch_ledger,
+                limiter=limiter,
+                learn_limit=self.max_requests_per_window is None or self.window_seconds is None,
+                max_workers=self.max_workers,
+                allow_offline=self.allow_offline,
+                progress_interval_seconds=self.progress_interval_seconds,
+                log=self.log,
+                index_wait_seconds=lag if repeat and without_ledger else 0.0,
+                redact=_redactor(),
+            )
             report = booker.run(items)
         finally:
             hook.close()
@@ -178,6 +224,11 @@ class BookMeetingsOperator(BaseOperator):
             context["ti"].xcom_push(key=_XCOM_RETURN_KEY, value=report.results)
             raise _failure(report)
         return report.results
+
+    def _uses_keys(self, items: Iterable[Any]) -> bool:
+        # Only then is the keys asset among the inlets (see __init__); items' own keys without it are
+        # checked against the CRM.
+        return self.booking_key is not None
 
     def _log_summary(self, report: BatchReport) -> None:
         total = len(report.results)
@@ -191,6 +242,41 @@ class BookMeetingsOperator(BaseOperator):
             report.reconciled,
             report.failed,
         )
+
+
+def _count(items: Iterable[Any]) -> int | None:
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _split_booking_key(item: Any, pattern: str | None) -> tuple[Any, str | None]:
+    """``item`` without its ``booking_key``/``bookingKey``, and the item's key: its own, else
+    ``pattern`` formatted with the item's fields (``"lead-{email}-{startTime}"``)."""
+    from hubspot_scheduler_provider.errors import BookingInputError
+
+    if not isinstance(item, Mapping):
+        if pattern is not None:
+            raise BookingInputError("booking_key", "a key pattern needs items that are dicts")
+        return item, None
+    own = item.get("booking_key", item.get("bookingKey"))
+    rest = {k: v for k, v in item.items() if k not in ("booking_key", "bookingKey")}
+    if own is None and pattern is not None:
+        try:
+            own = pattern.format(**{str(k): v for k, v in item.items()})
+        except (KeyError, IndexError, ValueError) as error:
+            raise BookingInputError(
+                "booking_key", f"pattern {pattern!r} does not fit the item: {error}"
+            ) from None
+    if own is not None and (not isinstance(own, str) or not own.strip() or len(own) > 1000):
+        raise BookingInputError("booking_key", "expected a non-empty text of at most 1000 characters")
+    return rest, None if own is None else own.strip()
+
+
+def _redactor() -> Any:
+    """Scrubs the hook's secrets from texts that go to XCom (item errors)."""
+    return str
 
 
 def _items(payloads: Any) -> Iterable[Any]:

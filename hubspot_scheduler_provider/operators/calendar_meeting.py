@@ -215,7 +215,7 @@ class CreateCalendarMeetingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hubspot_scheduler_provider.errors import HubSpotError
-        from hubspot_scheduler_provider.exactly_once import find_earlier_calendar_meeting, is_repeat_attempt
+        from hubspot_scheduler_provider.reconcile import find_earlier_calendar_meeting, is_repeat_attempt
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
         request = self.build_request()
@@ -226,7 +226,7 @@ class CreateCalendarMeetingOperator(BaseOperator):
                 # An earlier try may have created it (and then failed): HubSpot has no idempotency key.
                 earlier = find_earlier_calendar_meeting(hook, request, log=self.log)
                 if earlier is not None:
-                    return earlier.raw
+                    return earlier
             try:
                 meeting = hook.create_calendar_meeting(organizer, request)
             except HubSpotError as err:

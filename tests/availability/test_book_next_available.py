@@ -1,8 +1,8 @@
-"""``book_next_available`` against the sandbox, including the race for a slot.
+"""``BookingFlow.book_next_available`` against the sandbox, including the race for a slot.
 
-The race is staged for real: ``build_booking_for_slot`` runs between the availability read and the
-booking POST, so a competitor that books the same slot over HTTP right there takes it first, exactly as
-another booker on HubSpot would. The sandbox then refuses our POST with MEETING_START_TIME_NOT_VALID.
+The race is staged for real: ``prepare`` runs between the availability read and the booking POST, so a
+competitor that books the same slot over HTTP right there takes it first, exactly as another booker on
+HubSpot would. The sandbox then refuses our POST with MEETING_START_TIME_NOT_VALID.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from hubspot_scheduler_provider.availability import NoFreeSlotError, book_next_available
+from hubspot_scheduler_provider.availability import NoFreeSlotError, SlotQuery
+from hubspot_scheduler_provider.booking_flow import BookingFlow
 from hubspot_scheduler_provider.booking_input import build_booking
-from hubspot_scheduler_provider.errors import HubSpotConnectionError
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.testing import DropAfterCommit, Status
 
@@ -42,29 +42,36 @@ def booking_for(email: str, slot: Any) -> Any:
 
 
 class Requester:
-    """Builds our booking for each slot; optionally lets a competitor book the slot first."""
+    """Sees each booking just before it is sent; optionally lets a competitor book the slot first."""
 
     def __init__(self, competitor_takes: int = 0) -> None:
         self.competitor_takes = competitor_takes
         self.slots: list[str] = []
         self._competitor = HubSpotSchedulerHook()
 
-    def __call__(self, slot: Any) -> Any:
-        self.slots.append(slot.isoformat())
+    def __call__(self, booking: Any) -> None:
+        slot = booking.start_time
+        self.slots.append(slot.astimezone(NEW_YORK).isoformat())
         if len(self.slots) <= self.competitor_takes:
             self._competitor.book_meeting(booking_for(COMPETITOR, slot))
-        return booking_for(REQUESTER, slot)
 
 
-def book(requester: Requester, **kwargs: Any) -> Any:
-    arguments: dict[str, Any] = {
-        "slug": "alice-smith",
-        "duration": "PT30M",
-        "timezone": "America/New_York",
-        "earliest": "2026-03-02T09:00",
-        **kwargs,
-    }
-    return book_next_available(HubSpotSchedulerHook(), requester, **arguments)
+NEW_YORK = __import__("zoneinfo").ZoneInfo("America/New_York")
+
+
+def book(requester: Requester, *, template: Any = None, max_attempts: int = 3, **kwargs: Any) -> Any:
+    arguments: dict[str, Any] = {"earliest": "2026-03-02T09:00", **kwargs}
+    query = SlotQuery.parse(
+        "alice-smith", "PT30M", "America/New_York", arguments["earliest"], arguments.get("latest")
+    )
+    flow = BookingFlow(HubSpotSchedulerHook(), log=logging.getLogger(__name__))
+    booking, result = flow.book_next_available(
+        template or booking_for(REQUESTER, "2026-03-02T09:00"),
+        query,
+        max_attempts=max_attempts,
+        prepare=requester,
+    )
+    return booking.start_time.astimezone(NEW_YORK), result
 
 
 def bookings_of(sandbox: Any, email: str) -> list[str]:
@@ -77,7 +84,7 @@ def test_books_the_first_free_slot(sandbox, caplog):
     slot, result = book(Requester())
 
     assert slot.isoformat() == "2026-03-02T09:00:00-05:00"
-    assert result.raw["start"] == SLOT_1 and result.meeting.calendar_event_id
+    assert result.raw["start"] == SLOT_1 and result.raw["calendarEventId"]
     assert bookings_of(sandbox, REQUESTER) == [SLOT_1]
     assert "Next available slot on page 'alice-smith': 2026-03-02T09:00:00-05:00" in caplog.text
 
@@ -137,36 +144,21 @@ def test_a_refused_slot_is_not_retried_even_if_still_listed(sandbox):
 
 
 def test_other_refusals_are_not_retried(sandbox):
+    template = booking_for(REQUESTER, "2026-03-02T09:00").model_copy(update={"duration": 45 * 60_000})
     with pytest.raises(Exception, match="MEETING_DURATION_NOT_VALID"):
-        book_next_available(
-            HubSpotSchedulerHook(),
-            lambda slot: build_booking(
-                {
-                    "slug": "alice-smith",
-                    "email": REQUESTER,
-                    "firstName": "J",
-                    "lastName": "D",
-                    "duration": 45 * 60_000,
-                    "startTime": slot,
-                }
-            ),
-            slug="alice-smith",
-            duration=THIRTY_MIN,
-            timezone="America/New_York",
-        )
+        book(Requester(), template=template)
 
     assert len(booking_posts(sandbox)) == 1
     assert sandbox.bookings == []
 
 
-def test_unknown_outcome_is_never_retried(sandbox):
+def test_unknown_outcome_is_settled_in_the_crm_never_by_a_second_post(sandbox):
     # HubSpot books, then the connection drops before the answer: a second POST could double-book.
     sandbox.inject(DropAfterCommit())
 
-    with pytest.raises(HubSpotConnectionError) as raised:
-        book(Requester())
+    _, result = book(Requester())
 
-    assert raised.value.outcome_unknown
+    assert result.reconciled and result.raw["start"] == SLOT_1
     assert len(booking_posts(sandbox)) == 1
     assert bookings_of(sandbox, REQUESTER) == [SLOT_1]
 
@@ -180,31 +172,3 @@ def test_no_free_slot_in_the_window_sends_no_booking(sandbox):
         book(Requester(), latest="2026-03-31T17:00")
 
     assert booking_posts(sandbox) == []
-
-
-def test_max_attempts_must_be_positive(sandbox):
-    with pytest.raises(ValueError, match="max_attempts"):
-        book(Requester(), max_attempts=0)
-    assert sandbox.requests == []
-
-
-def test_a_custom_sender_keeps_its_own_rules(sandbox):
-    """The operator passes its own ``book`` (e.g. "unknown outcome: fail, never retry")."""
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    sandbox.inject(DropAfterCommit())
-    hook = HubSpotSchedulerHook()
-    sent: list[str] = []
-
-    def send_once(booking: Any) -> Any:
-        sent.append(booking.start_time.isoformat())
-        try:
-            return hook.book_meeting(booking)
-        except HubSpotConnectionError as error:
-            raise AirflowFailException(f"Not retrying: {error}") from error
-
-    with pytest.raises(AirflowFailException, match=r"^Not retrying"):
-        book(Requester(), book=send_once)
-
-    assert sent == ["2026-03-02T14:00:00+00:00"]
-    assert len(booking_posts(sandbox)) == 1

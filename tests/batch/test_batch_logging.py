@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubspot_scheduler_provider.batch import BatchBooker
+from hubspot_scheduler_provider.booking_flow import BookingFlow
 from hubspot_scheduler_provider.booking_input import build_booking
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.pacing import PacedAdapter, SlidingWindowLimiter
@@ -38,11 +39,12 @@ def run_batch(items: list[Any], log: RecordingLog, *, progress_interval_seconds:
     hook._log = hook_log  # type: ignore[assignment]  # records what the hook itself logs
     booker = BatchBooker(
         hook,
-        build=build_booking,
+        build=lambda item: (build_booking(item), None),
+        flow=BookingFlow(hook, log=log),
+        ledger=None,
         limiter=limiter,
         learn_limit=True,
         max_workers=4,
-        attempt_is_repeat=False,
         allow_offline=False,
         progress_interval_seconds=progress_interval_seconds,
         log=log,

@@ -14,6 +14,7 @@ from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOpera
 from hubspot_scheduler_provider.testing import Status
 from tests.batch.conftest import lead, slot
 from tests.operators.conftest import (
+    HAS_LEDGER,
     SANDBOX_NOW,
     TOKEN,
     assert_valid_booking_request,
@@ -238,10 +239,14 @@ def test_a_retry_books_only_what_is_not_booked_yet(hubspot_sandbox_factory, airf
     assert len(committed) == 4
     results = xcom_value(dag_run, "book")
     assert results[0]["calendarEventId"] and "reconciled" not in results[0]  # booked by the retry
-    for number in (1, 2, 3):  # booked by the first attempt, found in the CRM by the second
-        assert results[number]["reconciled"] is True
+    for number in (1, 2, 3):  # booked by the first attempt: from its ledger (3.3+) or the CRM
         assert results[number]["start"] == slot(number)
-        assert results[number]["crmMeetingId"]
+        if HAS_LEDGER:
+            assert results[number]["calendarEventId"] and "reconciled" not in results[number]
+        else:
+            assert results[number]["reconciled"] is True and results[number]["crmMeetingId"]
+    # With the ledger the retry asks the CRM nothing: no contact lookups, no searches.
+    assert bool([r for r in sandbox.requests if "/crm/" in r.path]) is not HAS_LEDGER
 
 
 # --- parse time (import cost: tests/test_import_cost.py) ----------------------------------------------
@@ -258,6 +263,7 @@ def test_template_fields():
         "legal_consent_responses",
         "likely_available_user_ids",
         "hubspot_conn_id",
+        "booking_key",
     }
     assert "email" not in BookMeetingsOperator.template_fields
 

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 import hubspot_scheduler_provider
 
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.testing import HubSpotSandbox
+
+#: Airflow 3.3+ keeps a booking ledger in the task state store: a repeated try returns the answer an
+#: earlier try recorded (HubSpot's own JSON, no ``reconciled`` key) instead of the CRM's reconciled view.
+HAS_LEDGER = AIRFLOW_V_3_3_PLUS
 
 #: The sandbox's "now": Tuesday 2026-12-01 12:00 UTC, so December slots on weekdays are bookable.
 SANDBOX_NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)

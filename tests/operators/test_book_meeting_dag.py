@@ -549,7 +549,15 @@ def test_template_fields_cover_every_input():
     from hubspot_scheduler_provider.booking_input import BOOKING_KEYWORDS
 
     fields = set(BookMeetingOperator.template_fields)
-    assert fields == {"payload", *BOOKING_KEYWORDS, "earliest", "latest", "hubspot_conn_id", "dry_run_only"}
+    assert fields == {
+        "payload",
+        *BOOKING_KEYWORDS,
+        "earliest",
+        "latest",
+        "hubspot_conn_id",
+        "booking_key",
+        "dry_run_only",
+    }
     assert BookMeetingOperator.template_fields_renderers["payload"] == "json"
     assert BookMeetingOperator.template_fields_renderers["form_fields"] == "json"
 

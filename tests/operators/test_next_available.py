@@ -26,9 +26,11 @@ from hubspot_scheduler_provider.testing.availability import available_slots, fro
 from tests.operators.conftest import (
     BOOKER,
     BOOKER_WIRE,
+    HAS_LEDGER,
     TOKEN,
     assert_valid_booking_request,
     booking_requests,
+    hubspot_answers,
     rendered_fields,
     run_dag,
     task_instance,
@@ -369,19 +371,23 @@ def test_retry_after_booking_does_not_book_a_second_slot(sandbox):
     assert bookings_of(sandbox, BOOKER["email"]) == ["2026-12-01T20:00:00Z", "2026-12-02T14:00:00Z"]
     assert window_slots(sandbox)[0] == "2026-12-02T14:30:00Z"
     answer = xcom_value(dag_run, "book")
+    # Airflow cleared the first try's XComs; the retry pushed the slot it booked.
+    assert xcom_value(dag_run, "book", key="slot") == "2026-12-02T09:00:00-05:00"
+    assert sandbox.spec_violations == []
+    if HAS_LEDGER:  # the recorded answer of try 1, no CRM search at all
+        assert answer == hubspot_answers(sandbox)[1]
+        assert crm_searches(sandbox) == []
+        return
     assert answer["reconciled"] is True
     assert (answer["start"], answer["crmMeetingId"]) == (
         "2026-12-02T14:00:00Z",
         sandbox.bookings[1]["crmMeetingId"],
     )
-    # Airflow cleared the first try's XComs; the retry pushed the slot it found in the CRM.
-    assert xcom_value(dag_run, "book", key="slot") == "2026-12-02T09:00:00-05:00"
     [search] = crm_searches(sandbox)
     assert search["filterGroups"][0]["filters"][1:] == [
         {"propertyName": "hs_meeting_start_time", "operator": "GTE", "value": "1796220000000"},
         {"propertyName": "hs_meeting_start_time", "operator": "LTE", "value": "1796229000000"},
     ]
-    assert sandbox.spec_violations == []
 
 
 def test_cleared_task_does_not_book_again(sandbox):
@@ -394,7 +400,8 @@ def test_cleared_task_does_not_book_again(sandbox):
 
     assert rerun.state == "success"
     assert task_instance(rerun, "book").try_number == 2
-    assert xcom_value(rerun, "book")["reconciled"] is True
+    again = xcom_value(rerun, "book")
+    assert again == xcom_value(first, "book") if HAS_LEDGER else again["reconciled"] is True
     assert len(booking_requests(sandbox)) == 1
     assert bookings_of(sandbox, BOOKER["email"]) == ["2026-12-02T14:00:00Z"]
 
@@ -419,7 +426,7 @@ def test_retry_without_earliest_looks_from_when_the_run_was_due(hubspot_sandbox_
     assert dag_run.state == "success"
     assert len(booking_requests(sandbox)) == 1
     assert bookings_of(sandbox, BOOKER["email"]) == [utc(first_free)]
-    assert xcom_value(dag_run, "book")["reconciled"] is True
+    assert xcom_value(dag_run, "book").get("reconciled") is (None if HAS_LEDGER else True)
     assert xcom_value(dag_run, "book", key="slot") == utc(first_free).replace("Z", "+00:00")
 
 

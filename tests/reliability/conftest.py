@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hubspot_scheduler_provider import exactly_once
+from hubspot_scheduler_provider import reconcile
 from tests.reliability.helpers import REPORTED, SANDBOX_NOW, TOKEN
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @pytest.fixture(autouse=True)
 def _no_crm_recheck_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox's CRM shows a booking at once; skip the waits meant for HubSpot's indexing lag."""
-    monkeypatch.setattr(exactly_once, "RECHECK_DELAYS", (0.0,))
+    monkeypatch.setattr(reconcile, "CRM_INDEX_LAG_SECONDS", 0.0)
 
 
 @pytest.fixture

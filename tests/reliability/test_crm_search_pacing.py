@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hubspot_scheduler_provider.exactly_once import find_earlier_booking
 from hubspot_scheduler_provider.hooks.crm import MEETING_SEARCH_PATH, search_limiter_for
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.models import MeetingBooking
+from hubspot_scheduler_provider.reconcile import BookingReconciler
 from tests.reliability.helpers import SANDBOX_NOW, TOKEN, free_slots, payload
 
 if TYPE_CHECKING:
@@ -59,10 +59,10 @@ def _book_then_reconcile_all(sandbox: HubSpotSandbox, search_max_requests: int) 
         already_sent = len(sandbox.requests)
         search_limiter_for(hook.transport).configure(search_max_requests, SEARCH_WINDOW_SECONDS)
         with ThreadPoolExecutor(THREADS) as pool:
-            outcomes = list(pool.map(lambda b: find_earlier_booking(hook, b, log=LOG), bookings))
+            outcomes = list(pool.map(lambda b: BookingReconciler(hook, b, LOG).find(), bookings))
     finally:
         hook.close()
-    assert all(outcome is not None and outcome.reconciled for outcome in outcomes)
+    assert all(outcome is not None and outcome["reconciled"] for outcome in outcomes)
     reconciling = sandbox.requests[already_sent:]
     return [r.status for r in reconciling if r.method == "POST" and r.path == MEETING_SEARCH_PATH]
 

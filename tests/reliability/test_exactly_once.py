@@ -1,5 +1,6 @@
-"""``book_exactly_once`` and the CRM lookups against the sandbox: each decision path, with the sandbox's
-booking list as the judge. Waits are recorded, not slept."""
+"""The booking flow without a task state store (``NoLedger``: Airflow < 3.3, and the CRM half of every
+version) against the sandbox: each decision path, with the sandbox's booking list as the judge. Waits
+are recorded on a fake clock, not slept. The ledger's paths are in ``test_ledger.py``."""
 
 from __future__ import annotations
 
@@ -15,19 +16,16 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 import hubspot_scheduler_provider
+from hubspot_scheduler_provider.booking_flow import BookingFlow
 from hubspot_scheduler_provider.errors import (
     BookingOutcomeUnknownError,
     HubSpotDailyLimitError,
     HubSpotValidationError,
 )
-from hubspot_scheduler_provider.exactly_once import (
-    RECHECK_DELAYS,
-    book_exactly_once,
-    is_repeat_attempt,
-)
 from hubspot_scheduler_provider.hooks.crm import CrmLookup
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.models import MeetingBooking
+from hubspot_scheduler_provider.reconcile import RECHECK_STEPS, is_repeat_attempt
 from hubspot_scheduler_provider.testing import (
     DropAfterCommit,
     DropBeforeCommit,
@@ -70,16 +68,34 @@ def new_hook() -> HubSpotSchedulerHook:
     return hook
 
 
+class FakeTime:
+    """A clock that only moves when slept on: waits are recorded, not spent."""
+
+    def __init__(self, waits: list[float] | None = None) -> None:
+        self.now = time.time()
+        self.waits = [] if waits is None else waits
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
 def book(**kwargs: Any) -> Any:
-    waits: list[float] = kwargs.pop("waits", [])
-    return book_exactly_once(
+    fake = FakeTime(kwargs.pop("waits", None))
+    flow = BookingFlow(
         new_hook(),
-        kwargs.pop("booking", a_booking()),
-        attempt_is_repeat=kwargs.pop("repeat", False),
         log=log,
-        sleep=kwargs.pop("sleep", waits.append),
-        **kwargs,
+        ledger=kwargs.pop("ledger", None),
+        repeat=kwargs.pop("repeat", False),
+        allow_resend=kwargs.pop("allow_resend", False),
+        index_lag_seconds=kwargs.pop("index_lag_seconds", 0.0),
+        sleep=kwargs.pop("sleep", fake.sleep),
+        clock=kwargs.pop("clock", fake.clock),
     )
+    return flow.book(kwargs.pop("booking", a_booking()), **kwargs)
 
 
 def crm_reads(sandbox: HubSpotSandbox) -> list[str]:
@@ -137,7 +153,7 @@ def test_unknown_outcome_not_in_the_crm_is_not_resent_and_says_what_to_check(san
     waits: list[float] = []
 
     with pytest.raises(BookingOutcomeUnknownError) as raised:
-        book(waits=waits, recheck_delays=RECHECK_DELAYS)
+        book(waits=waits, index_lag_seconds=7.0)
 
     message = str(raised.value)
     assert message.startswith(
@@ -146,7 +162,9 @@ def test_unknown_outcome_not_in_the_crm_is_not_resent_and_says_what_to_check(san
     for hint in ("g***@example.com", "shows no meeting", "allow_resend=True", "retry the task"):
         assert hint in message
     assert "guest0@example.com" not in message
-    assert waits == [w for w in RECHECK_DELAYS if w > 0]  # checked once per delay, the first at once
+    # Checked at once, then re-checked until the index lag has passed: 1 + 2 + 3 + (7 - 6) seconds.
+    assert waits == [*RECHECK_STEPS[:3], 1.0]
+    assert len([p for p in crm_reads(sandbox) if p.startswith(CONTACT_GET)]) == 1 + len(waits)
     assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 0)
     assert_exactly_once(sandbox, [key_of(payload())], {key_of(payload()): message})
 
@@ -316,15 +334,18 @@ def test_daily_limit_is_not_retried_by_airflow(hubspot_sandbox_factory):
 
 
 @pytest.mark.parametrize("outcome", ["CANCELED", "RESCHEDULED"])
-def test_a_cancelled_meeting_is_not_an_earlier_booking(sandbox, outcome):
+def test_a_retry_does_not_rebook_a_meeting_cancelled_since(sandbox, outcome, caplog):
+    """E5: try 1 booked, the invitee cancelled, a retry runs: booking again would undo the cancellation."""
+    caplog.set_level(logging.INFO)
     book()
     sandbox.set_meeting_outcome(sandbox.bookings[0]["crmMeetingId"], outcome)
 
     again = book(repeat=True)
 
-    # The cancelled booking does not stand, so the retry books again (the slot is free once more).
-    assert not again.reconciled
-    assert (booking_posts(sandbox), len(sandbox.bookings)) == (2, 2)
+    assert again.reconciled and again.raw["outcome"] == outcome
+    assert again.raw["crmMeetingId"] == sandbox.bookings[0]["crmMeetingId"]
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (1, 1)
+    assert f"outcome is {outcome} since; it is not booked again" in caplog.text
 
 
 @pytest.mark.parametrize("outcome", ["NO_SHOW", "COMPLETED"])
@@ -356,7 +377,7 @@ def test_repeat_attempt_rechecks_a_lagging_crm_search(sandbox):
         waits.append(seconds)
         time.sleep(seconds)
 
-    again = book(repeat=True, recheck_delays=(0.0, 0.2, 0.4), sleep=sleep)
+    again = book(repeat=True, index_lag_seconds=1.0, sleep=sleep, clock=time.time)
 
     assert again.reconciled
     assert waits and sum(waits) >= 0.2  # the first look came too early
@@ -368,28 +389,31 @@ def test_a_resend_refused_for_our_own_unindexed_booking_is_reconciled(sandbox, h
     """The earlier send booked the slot but search does not show it yet; the re-send is refused with
     MEETING_START_TIME_NOT_VALID; looking again (after the index caught up) finds our own booking."""
     sandbox.crm_index_lag_seconds = 60.0
-    waits: list[float] = []
+    fake = FakeTime()
+    waits = fake.waits
+    clock = fake.clock
 
     def sleep(seconds: float) -> None:  # the index catches up during the wait after HubSpot's refusal
-        waits.append(seconds)
+        fake.sleep(seconds)
         if len(waits) == 2:
             sandbox.crm_index_lag_seconds = 0.0
 
     if how == "repeated attempt":
         book()
-        outcome = book(repeat=True, recheck_delays=(0.0, 0.1), sleep=sleep)
+        outcome = book(repeat=True, index_lag_seconds=0.2, sleep=sleep, clock=clock)
     else:
         sandbox.inject(DropAfterCommit())
-        outcome = book(allow_resend=True, recheck_delays=(0.0, 0.1), sleep=sleep)
+        outcome = book(allow_resend=True, index_lag_seconds=0.2, sleep=sleep, clock=clock)
 
     assert outcome.reconciled and outcome.raw["crmMeetingId"] == sandbox.bookings[0]["crmMeetingId"]
     refused = [r for r in sandbox.requests if r.path.endswith("/book")][-1]
     assert (refused.status, outcome.correlation_id) == (400, refused.correlation_id)
-    assert (booking_posts(sandbox), len(sandbox.bookings), waits) == (2, 1, [0.1, 0.1])
+    assert (booking_posts(sandbox), len(sandbox.bookings)) == (2, 1)
+    assert waits == pytest.approx([0.2, 0.2])
 
 
 def test_a_resend_refused_for_someone_elses_booking_still_fails(sandbox):
     sandbox.add_busy_time("alice-smith", FIRST_SLOT, FIRST_SLOT + timedelta(hours=1))
 
     with pytest.raises(HubSpotValidationError, match="START_TIME_NOT_VALID"):
-        book(repeat=True, recheck_delays=(0.0, 0.1))
+        book(repeat=True, index_lag_seconds=0.1)

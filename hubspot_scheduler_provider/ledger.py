@@ -1,0 +1,399 @@
+"""The booking ledger: a record written BEFORE each booking POST and completed with HubSpot's answer.
+
+HubSpot's booking endpoint has no idempotency key, and its CRM (the only other witness) lags new
+meetings and cannot know that an earlier try is still sending. So, like a payments client, the provider
+keeps its own record: ``sending`` (what it is about to send, and when) before the request, ``booked``
+(HubSpot's whole answer) after it. Every later try of the same task instance reads the record first:
+
+* ``booked``: return the recorded answer; nothing is sent, HubSpot is not called;
+* ``sending``: an earlier send's outcome is unknown (or it is still in flight): settle it through the
+  CRM (:mod:`~hubspot_scheduler_provider.reconcile`), never race it;
+* nothing: nothing was sent, so book (no CRM read needed).
+
+Where the records live:
+
+* :class:`TaskLedger`: Airflow 3.3's task state store (``context["task_state_store"]``), shared by every
+  retry and clear of one task instance (DAG run, task, map index). Records never expire
+  (``NEVER_EXPIRE``): a task cleared months later must still find them. With ``[state_store]
+  clear_on_success = True`` Airflow deletes them when the task succeeds, so "nothing recorded" proves
+  nothing on a later clear: the ledger then says it is not :attr:`~Ledger.durable`, and repeated tries
+  check the CRM as on older Airflow.
+* :class:`NoLedger`: Airflow 2.11 and 3.0 to 3.2 (no state store): nothing is recorded; repeated tries
+  rely on the CRM alone (see the README's per-version guarantees).
+* :class:`BatchLedger`: one task's many items (``BookMeetingsOperator``), on a :class:`TaskLedger`,
+  with one record per item plus compact per-chunk copies, so a retried 1,000-item batch reads a few
+  dozen keys instead of a thousand.
+* :class:`KeyLedger`: cross-run ``booking_key`` records in Airflow 3.3's asset state store.
+
+Writes go through Airflow's supervisor and raise when they fail, so a POST is never sent without its
+``sending`` record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+#: Prefix of every key this provider writes to a state store (other code may share the store).
+KEY_PREFIX = "hubspot-booking"
+#: Items per compact chunk of a batch: a chunk of HubSpot answers (~1 KB each) stays well under the
+#: state store's 64 KB value policy, and a retried batch reads about N/32 chunk keys.
+BATCH_CHUNK_ITEMS = 32
+#: Every state store call goes through this lock: a batch's worker threads share the task's store, and
+#: the in-process supervisor of ``dag.test()`` is not thread-safe (it removes the task's comms channel
+#: while it answers a call). A real supervisor serialises calls on its socket anyway, so it costs nothing.
+_STORE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """What one booking's record says. Times are epoch seconds (JSON has no datetime)."""
+
+    state: Literal["sending", "booked"]
+    #: sha256 of the exact JSON body sent: tells whether a later try would send the same booking.
+    fingerprint: str
+    slug: str
+    #: The start sent, ISO 8601 UTC (``...Z``), and the length in milliseconds: what the CRM is asked.
+    start: str
+    duration_ms: int
+    sent_at: float
+    #: HubSpot's answer as returned to XCom (``booked`` only).
+    answer: dict[str, Any] | None = None
+    #: The answer came from the CRM (reconciled), not from HubSpot's booking endpoint.
+    reconciled: bool = False
+    #: Who wrote it (``dag_id/run_id/task_id[map_index]``): for messages about another run's booking.
+    writer: str | None = None
+    #: A random id per send, so two senders racing for one booking key can tell who won.
+    token: str | None = None
+    #: The task's extra links for this booking (name -> URL), so a replay shows them without HubSpot calls.
+    links: dict[str, str] | None = None
+
+    def booked(self, answer: Mapping[str, Any], *, reconciled: bool) -> LedgerRecord:
+        return replace(self, state="booked", answer=dict(answer), reconciled=reconciled)
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, value: Any) -> LedgerRecord | None:
+        """The record, or None for anything that is not one (a foreign or damaged value)."""
+        if not isinstance(value, dict) or value.get("state") not in ("sending", "booked"):
+            return None
+        try:
+            return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+        except TypeError:
+            return None
+
+
+def fingerprint(wire_body: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``wire_body`` (keys sorted, no spaces)."""
+    text = json.dumps(wire_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+class Ledger(Protocol):
+    #: Whether "nothing recorded" proves "nothing sent" (so a repeated try may book without the CRM).
+    durable: bool
+
+    def read(self, entry: str) -> LedgerRecord | None: ...
+
+    def write(self, entry: str, record: LedgerRecord) -> None: ...
+
+    def forget(self, entry: str) -> None:
+        """Nothing was booked (HubSpot refused, or the CRM settled it): a later try may send again."""
+
+
+class StateStore(Protocol):
+    """What this module needs of Airflow's task and asset state store accessors."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any, **kwargs: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class NoLedger:
+    """No state store (Airflow < 3.3): nothing is recorded, nothing proves that nothing was sent."""
+
+    durable = False
+
+    def read(self, entry: str) -> LedgerRecord | None:
+        return None
+
+    def write(self, entry: str, record: LedgerRecord) -> None:
+        return None
+
+    def forget(self, entry: str) -> None:
+        return None
+
+
+class LockedStore:
+    """A state store accessor whose calls are serialised by :data:`_STORE_LOCK`."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with _STORE_LOCK:
+            return self._store.get(key, default)
+
+    def set(self, key: str, value: Any, **kwargs: Any) -> None:
+        with _STORE_LOCK:
+            self._store.set(key, value, **kwargs)
+
+    def delete(self, key: str) -> None:
+        with _STORE_LOCK:
+            self._store.delete(key)
+
+
+class TaskLedger:
+    """Records in Airflow 3.3's task state store of the running task instance."""
+
+    def __init__(self, store: StateStore, *, durable: bool = True) -> None:
+        self._store = LockedStore(store)
+        self.durable = durable
+
+    def read(self, entry: str) -> LedgerRecord | None:
+        return LedgerRecord.from_json(self.read_value(entry))
+
+    def write(self, entry: str, record: LedgerRecord) -> None:
+        self.write_value(entry, record.to_json())
+
+    def forget(self, entry: str) -> None:
+        self._store.delete(_key(entry))
+
+    def read_value(self, entry: str) -> Any:
+        return self._store.get(_key(entry))
+
+    def write_value(self, entry: str, value: Any) -> None:
+        from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+        self._store.set(_key(entry), value, retention=NEVER_EXPIRE)
+
+
+class BatchLedger:
+    """One record per batch item (``item:<index>``) on a :class:`TaskLedger`, read back cheaply.
+
+    Besides each item's record it keeps ``items-started-below`` (no item at or above it was ever
+    started: a retry books those without reading anything) and, once every item of a chunk of
+    :data:`BATCH_CHUNK_ITEMS` is settled, one ``chunk:<n>`` value with all of them. :meth:`load` reads
+    the chunks and only the single records of unfinished chunks. Thread-safe: the batch's workers share it.
+    """
+
+    def __init__(self, ledger: TaskLedger, total: int | None) -> None:
+        self._ledger = ledger
+        self.durable = ledger.durable
+        self._total = total
+        self._lock = threading.Lock()
+        self._records: dict[int, LedgerRecord | None] = {}
+        self._started_below = 0
+        #: Settled items per unfinished chunk (index -> record or None for "nothing booked").
+        self._chunks: dict[int, dict[int, LedgerRecord | None]] = {}
+        #: Chunks read whole from the store by :meth:`load`: written already, unless an item changes.
+        self._stored_chunks: set[int] = set()
+
+    def load(self) -> int:
+        """Read what earlier tries recorded; return how many state-store values were read."""
+        reads = 1
+        started = self._ledger.read_value("items-started-below")
+        self._started_below = started if isinstance(started, int) and started > 0 else 0
+        for chunk in range(-(-self._started_below // BATCH_CHUNK_ITEMS)):
+            reads += 1
+            stored = self._ledger.read_value(f"chunk:{chunk}")
+            indexes = range(
+                chunk * BATCH_CHUNK_ITEMS, min((chunk + 1) * BATCH_CHUNK_ITEMS, self._started_below)
+            )
+            if isinstance(stored, dict):
+                for index in indexes:
+                    self._records[index] = LedgerRecord.from_json(stored.get(str(index)))
+                self._stored_chunks.add(chunk)
+                continue
+            for index in indexes:
+                reads += 1
+                self._records[index] = self._ledger.read(_item(index))
+        return reads
+
+    def read(self, entry: str) -> LedgerRecord | None:
+        return self._records.get(_index(entry))
+
+    def summary(self) -> tuple[int, set[int]]:
+        """After :meth:`load`: how many items have a recorded answer, and which were sent without one."""
+        answered = sum(1 for r in self._records.values() if r is not None and r.state == "booked")
+        pending = {i for i, r in self._records.items() if r is not None and r.state == "sending"}
+        return answered, pending
+
+    def write(self, entry: str, record: LedgerRecord) -> None:
+        index = _index(entry)
+        if record.state == "sending":
+            self._mark_started(index)
+        self._ledger.write(entry, record)
+        with self._lock:
+            self._records[index] = record
+            self._stored_chunks.discard(index // BATCH_CHUNK_ITEMS)
+
+    def forget(self, entry: str) -> None:
+        index = _index(entry)
+        if index < self._started_below or self._records.get(index) is not None:
+            self._ledger.forget(entry)
+        with self._lock:
+            self._records[index] = None
+            self._stored_chunks.discard(index // BATCH_CHUNK_ITEMS)
+
+    def settled(self, index: int) -> None:
+        """Item ``index`` is done for this try (booked, refused, or never sent): maybe close its chunk."""
+        chunk = index // BATCH_CHUNK_ITEMS
+        with self._lock:
+            members = self._chunks.setdefault(chunk, {})
+            members[index] = self._records.get(index)
+            first = chunk * BATCH_CHUNK_ITEMS
+            last = first + BATCH_CHUNK_ITEMS
+            if self._total is not None:
+                last = min(last, self._total)
+            if len(members) < last - first:
+                return
+            done = self._chunks.pop(chunk)
+            if chunk in self._stored_chunks:
+                return
+        if any(record is not None for record in done.values()) or first < self._started_below:
+            self._ledger.write_value(
+                f"chunk:{chunk}",
+                {str(i): (r.to_json() if r is not None else None) for i, r in sorted(done.items())},
+            )
+
+    def _mark_started(self, index: int) -> None:
+        with self._lock:
+            if index < self._started_below:
+                return
+            # Ahead by a chunk, so the mark is written once per chunk, before the item's own record.
+            self._started_below = (index // BATCH_CHUNK_ITEMS + 1) * BATCH_CHUNK_ITEMS
+            self._ledger.write_value("items-started-below", self._started_below)
+
+
+def item_entry(index: int) -> str:
+    return _item(index)
+
+
+class KeyLedger:
+    """Cross-run ``booking_key`` records in Airflow 3.3's asset state store, one per (portal, key).
+
+    The store has no compare-and-set, so :meth:`claim` writes its own ``sending`` record, waits
+    ``settle_seconds`` and reads it back: of two senders that both found the key free, the later write
+    wins and the other backs off. This holds as long as reading and writing a key takes less than
+    ``settle_seconds`` (milliseconds in practice).
+    """
+
+    durable = True
+
+    def __init__(
+        self,
+        store: StateStore,
+        portal_id: str,
+        *,
+        settle_seconds: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._store = LockedStore(store)
+        self._portal = portal_id
+        self.settle_seconds = settle_seconds
+        self._sleep = sleep
+
+    def key(self, booking_key: str) -> str:
+        digest = hashlib.sha256(booking_key.encode()).hexdigest()
+        return f"{KEY_PREFIX}:key:{self._portal}:{digest}"
+
+    def read(self, booking_key: str) -> LedgerRecord | None:
+        return LedgerRecord.from_json(self._store.get(self.key(booking_key)))
+
+    def write(self, booking_key: str, record: LedgerRecord) -> None:
+        self._store.set(self.key(booking_key), record.to_json())
+
+    def forget(self, booking_key: str) -> None:
+        self._store.delete(self.key(booking_key))
+
+    def claim(self, booking_key: str, record: LedgerRecord) -> LedgerRecord | None:
+        """Write ``record`` (``sending``, with a token) unless another sender holds the key.
+
+        Returns None when this sender holds the key, else the other sender's record.
+        """
+        held = self.read(booking_key)
+        if held is not None:
+            return held
+        self.write(booking_key, record)
+        self._sleep(self.settle_seconds)
+        now = self.read(booking_key)
+        if now is None or now.token == record.token:
+            if now is None:  # deleted meanwhile (the other sender was refused): write again
+                self.write(booking_key, record)
+            return None
+        return now
+
+
+def _key(entry: str) -> str:
+    return f"{KEY_PREFIX}:{entry}"
+
+
+def _item(index: int) -> str:
+    return f"item:{index}"
+
+
+def _index(entry: str) -> int:
+    return int(entry.removeprefix("item:"))
+
+
+# --- where the records live for a running task ---------------------------------------------------------
+
+#: The asset whose state store holds cross-run booking keys: a booking task with a ``booking_key``
+#: declares it as an inlet (it is never an outlet, so it emits no asset events).
+BOOKING_KEYS_ASSET_NAME = "hubspot-scheduler-booking-keys"
+BOOKING_KEYS_ASSET_URI = "hubspot-scheduler://booking-keys"
+
+
+def task_ledger(context: Mapping[str, Any]) -> Ledger:
+    """This task instance's ledger: the task state store on Airflow 3.3+, else :class:`NoLedger`."""
+    store = context.get("task_state_store")
+    if store is None:
+        return NoLedger()
+    from airflow.configuration import conf
+
+    # Records deleted on success prove nothing about a later clear of the succeeded task.
+    return TaskLedger(store, durable=not conf.getboolean("state_store", "clear_on_success", fallback=False))
+
+
+def key_ledger(context: Mapping[str, Any], portal_id: str) -> KeyLedger | None:
+    """The cross-run booking key records (Airflow 3.3+, the task declares the keys asset), else None."""
+    stores = context.get("asset_state_store")
+    if stores is None:
+        return None
+    from airflow.sdk import Asset
+
+    return KeyLedger(stores[Asset(name=BOOKING_KEYS_ASSET_NAME, uri=BOOKING_KEYS_ASSET_URI)], portal_id)
+
+
+def booking_keys_asset() -> Any:
+    """The asset a booking task with a ``booking_key`` lists in its inlets (Airflow 3.3+ only)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=BOOKING_KEYS_ASSET_NAME, uri=BOOKING_KEYS_ASSET_URI)
+
+
+def writer_of(context: Mapping[str, Any]) -> str | None:
+    """``dag_id/run_id/task_id[map_index]`` of the running task instance, for records and messages."""
+    ti = context.get("ti") or context.get("task_instance")
+    if ti is None:
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    suffix = f"[{map_index}]" if isinstance(map_index, int) and map_index >= 0 else ""
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}{suffix}"
