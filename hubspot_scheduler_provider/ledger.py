@@ -210,6 +210,8 @@ class BatchLedger:
         reads = 1
         started = self._ledger.read_value("items-started-below")
         self._started_below = started if isinstance(started, int) and started > 0 else 0
+        if self._total is not None:
+            self._started_below = min(self._started_below, self._total)
         for chunk in range(-(-self._started_below // BATCH_CHUNK_ITEMS)):
             reads += 1
             stored = self._ledger.read_value(f"chunk:{chunk}")

@@ -215,8 +215,8 @@ class CreateCalendarMeetingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hubspot_scheduler_provider.errors import HubSpotError
-        from hubspot_scheduler_provider.reconcile import find_earlier_calendar_meeting, is_repeat_attempt
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+        from hubspot_scheduler_provider.reconcile import find_earlier_calendar_meeting, is_repeat_attempt
 
         request = self.build_request()
         organizer = str(self.organizer_user_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from hubspot_scheduler_provider import reconcile
 from tests.reliability.helpers import REPORTED, SANDBOX_NOW, TOKEN
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from hubspot_scheduler_provider.testing import HubSpotSandbox
 
@@ -25,6 +26,20 @@ def _no_crm_recheck_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 def sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> HubSpotSandbox:
     started: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW)
     return started
+
+
+@pytest.fixture
+def task_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """Reads the task log lines so far. Airflow 3 writes them to stdout/stderr, Airflow 2 through
+    ``logging`` (caplog); capturing file descriptors there would leave Airflow 2's task log handler on a
+    closed stream for later tests."""
+    capfd = request.getfixturevalue("capfd") if AIRFLOW_V_3_0_PLUS else None
+
+    def read() -> str:
+        output = capfd.readouterr() if capfd is not None else None
+        return (output.out + output.err if output is not None else "") + caplog.text
+
+    return read
 
 
 @pytest.fixture(autouse=True)

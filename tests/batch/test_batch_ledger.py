@@ -1,0 +1,93 @@
+"""A retried batch resumes from its ledger (Airflow 3.3+): recorded answers come back without any HubSpot
+call, only the item sent without an answer is settled (through the CRM), and nothing is booked twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.providers.common.compat.sdk import DAG
+
+from hubspot_scheduler_provider.ledger import BATCH_CHUNK_ITEMS
+from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOperator
+from hubspot_scheduler_provider.testing import DropAfterCommit
+from tests.batch.conftest import lead
+from tests.operators.conftest import HAS_LEDGER, hubspot_answers, run_dag, task_instance, xcom_value
+
+pytestmark = pytest.mark.skipif(not HAS_LEDGER, reason="the task state store exists from Airflow 3.3")
+
+ITEMS = 12
+
+
+def test_a_retry_resumes_from_the_ledger_and_settles_only_the_unanswered_item(sandbox: Any) -> None:
+    # Item 0's answer is lost after HubSpot booked it, and the CRM shows it only 2 s later, after try 1
+    # gave up on it (crm_index_lag_seconds=0): try 1 fails that item "outcome unknown".
+    sandbox.crm_index_lag_seconds = 2.0
+    sandbox.inject(DropAfterCommit(), method="POST", path_contains="/meeting-links/book")
+    leads = [lead(n) for n in range(ITEMS)]
+    with DAG(
+        "batch_ledger_resume", schedule=None, start_date=pendulum.datetime(2025, 1, 1), catchup=False
+    ) as dag:
+        BookMeetingsOperator(
+            task_id="book", payloads=leads, retries=1, retry_delay=timedelta(0), crm_index_lag_seconds=0
+        )
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success"
+    assert task_instance(dag_run, "book").try_number == 2
+    results = xcom_value(dag_run, "book")
+    answers = {answer["start"]: answer for answer in hubspot_answers(sandbox)}
+    assert len(sandbox.bookings) == ITEMS and len(answers) == ITEMS  # each booked once
+    assert results[0]["reconciled"] is True and results[0]["start"] == leads[0]["startTime"]
+    for number in range(1, ITEMS):  # HubSpot's own answers, recorded by try 1
+        assert results[number] == answers[leads[number]["startTime"]]
+    posts = [r for r in sandbox.requests if r.path.endswith("/meeting-links/book")]
+    assert len(posts) == ITEMS  # try 2 sent no booking
+    contacts = {r.path for r in sandbox.requests if "/crm/v3/objects/contacts/" in r.path}
+    assert contacts == {"/crm/v3/objects/contacts/lead0%40example.com"}  # only item 0 was settled
+
+
+def test_the_ledger_is_read_back_in_chunks(sandbox: Any) -> None:
+    """A retry reads one value per chunk of BATCH_CHUNK_ITEMS settled items, not one per item."""
+    from hubspot_scheduler_provider.ledger import BatchLedger, TaskLedger
+
+    class Store:
+        def __init__(self) -> None:
+            self.values: dict[str, Any] = {}
+            self.gets = 0
+
+        def get(self, key: str, default: Any = None) -> Any:
+            self.gets += 1
+            return self.values.get(key, default)
+
+        def set(self, key: str, value: Any, **kwargs: Any) -> None:
+            self.values[key] = value
+
+        def delete(self, key: str) -> None:
+            self.values.pop(key, None)
+
+    from hubspot_scheduler_provider.ledger import LedgerRecord, item_entry
+
+    store = Store()
+    total = 3 * BATCH_CHUNK_ITEMS + 5
+    first = BatchLedger(TaskLedger(store), total)
+    first.load()
+    for index in range(total - 2):  # the last two items never started
+        record = LedgerRecord("sending", "f", "s", "2026-12-02T14:00:00Z", 1, 0.0)
+        first.write(item_entry(index), record)
+        if index != 7:  # item 7 was sent without an answer
+            first.write(item_entry(index), record.booked({"n": index}, reconciled=False))
+        first.settled(index)
+
+    again = BatchLedger(TaskLedger(store), total)
+    store.gets = 0
+    again.load()
+
+    answered, pending = again.summary()
+    assert (answered, pending) == (total - 3, {7})
+    # items-started-below, 4 chunk values (3 whole), and single records only for the unfinished
+    # chunk's 5 items: 10 reads for 101 items.
+    assert store.gets == 1 + 4 + 5
+    assert again.read(item_entry(total - 1)) is None
