@@ -37,7 +37,15 @@ def main() -> None:
             if command == "stats":
                 requests = sandbox.requests
                 statuses = Counter(str(request.status) for request in requests)
-                answer = {"requests": len(requests), "statuses": statuses, "bookings": len(sandbox.bookings)}
+                bookings = sandbox.bookings
+                distinct = {(b["request"]["email"], b["start"]) for b in bookings}
+                answer = {
+                    "requests": len(requests),
+                    "statuses": statuses,
+                    "bookings": len(bookings),
+                    "distinct_bookings": len(distinct),
+                    "booking_posts": sum(1 for r in requests if r.path.endswith("/meeting-links/book")),
+                }
             elif command == "reset":
                 sandbox.reset()
                 sandbox.add_page(benchmark_page())

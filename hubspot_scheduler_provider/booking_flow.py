@@ -113,6 +113,8 @@ class BookingFlow:
         self._clock = clock
         #: The last record written per entry, so :meth:`record_links` can complete it without a read.
         self._written: dict[str, LedgerRecord] = {}
+        #: slug -> linkId for the CRM's page check, read once per page (a batch settles many items).
+        self._link_ids: dict[str, str] = {}
 
     def record_links(self, links: dict[str, str], *, entry: str = SINGLE_ENTRY) -> None:
         """Add the task's extra links to the recorded answer, for a replay without HubSpot calls."""
@@ -442,6 +444,7 @@ class BookingFlow:
             self.log,
             start_between=start_between,
             count_void=count_void,
+            link_ids=self._link_ids,
             sleep=self._sleep,
             clock=self._clock,
         )

@@ -177,16 +177,18 @@ class BookingReconciler(Reconciler):
         *,
         start_between: tuple[datetime | None, datetime | None] | None = None,
         count_void: bool = True,
+        link_ids: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(hook, log, **kwargs)
         self.booking = booking
+        #: slug -> the page's linkId, shared by the reconcilers of one flow (one GET per page).
+        self._link_ids = {} if link_ids is None else link_ids
         self.start_between = start_between
         #: Whether a cancelled or rescheduled meeting counts. True when settling an EARLIER try's send
         #: (its meeting may have been cancelled since); False right after our own unanswered send, when a
         #: cancelled meeting can only be an older booking.
         self.count_void = count_void
-        self._link_id: str | None = None
         #: Completes "a meeting ...": "at <start>", or "starting between <earliest> and <latest>".
         self.when = f"at {_utc(booking.start_time)}" if start_between is None else _describe(start_between)
 
@@ -206,9 +208,10 @@ class BookingReconciler(Reconciler):
     @property
     def link_id(self) -> str:
         """The page's id, which HubSpot's CRM records on meetings booked through it (one GET, cached)."""
-        if self._link_id is None:
-            self._link_id = self._hook.get_booking_info(self.booking.slug, "UTC").link_id
-        return self._link_id
+        slug = self.booking.slug
+        if slug not in self._link_ids:
+            self._link_ids[slug] = self._hook.get_booking_info(slug, "UTC").link_id
+        return self._link_ids[slug]
 
     def find(self) -> dict[str, Any] | None:
         contact_id = self.crm.contact_id_by_email(self.booking.email)
