@@ -159,7 +159,7 @@ def find_earlier_booking(
     :param start_between: look for the contact's meeting (of the booking's length) starting anywhere in
         this range (``None``: open side) instead of at ``booking.start_time``: for a booking whose slot is
         chosen at run time, where an earlier attempt may have booked another slot than this one would.
-    Raises :class:`BookingOutcomeUnknownError` when the CRM cannot be read, unless ``allow_resend``.
+    :raises BookingOutcomeUnknownError: when the CRM cannot be read, unless ``allow_resend``.
     """
     return reconcile_first(
         _BookingReconciler(hook, booking, log, start_between),
