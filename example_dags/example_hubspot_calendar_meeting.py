@@ -48,6 +48,7 @@ with DAG(
         "timezone": Param("UTC", type="string", title="Time zone", description="IANA name of the event."),
     },
 ) as dag:
+    # [START howto_operator_hubspot_create_calendar_meeting]
     CreateCalendarMeetingOperator(
         task_id="create_meeting",
         hubspot_conn_id=HUBSPOT_CONN_ID,
@@ -62,3 +63,4 @@ with DAG(
         location="Video call",
         reminders=[{"numberOfTimeUnits": 1, "timeUnit": "DAYS"}],
     )
+    # [END howto_operator_hubspot_create_calendar_meeting]

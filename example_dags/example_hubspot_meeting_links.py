@@ -53,6 +53,7 @@ with DAG(
         "timezone": Param("UTC", type="string", title="Time zone", description="IANA name for the report."),
     },
 ) as dag:
+    # [START howto_operator_hubspot_list_meeting_links]
     pages = ListMeetingLinksOperator(
         task_id="list_pages",
         hubspot_conn_id=HUBSPOT_CONN_ID,
@@ -60,6 +61,7 @@ with DAG(
         link_type="{{ params.link_type }}",
         organizer_user_id="{{ params.organizer_user_id }}",
     )
+    # [END howto_operator_hubspot_list_meeting_links]
 
     @task
     def slugs(links: list[dict[str, Any]]) -> list[str]:

@@ -83,6 +83,7 @@ with DAG(
         return {"earliest": earliest.isoformat(), "latest": latest.isoformat()}
 
     window = search_window()
+    # [START howto_sensor_hubspot_meeting_slot_available]
     wait_for_slot = MeetingSlotAvailableSensor(
         task_id="wait_for_slot",
         hubspot_conn_id=HUBSPOT_CONN_ID,
@@ -96,7 +97,9 @@ with DAG(
         poke_interval=POKE_INTERVAL,
         timeout=6 * 60 * 60,
     )
+    # [END howto_sensor_hubspot_meeting_slot_available]
     window >> wait_for_slot
+    # [START howto_operator_hubspot_book_meeting_sensor_slot]
     BookMeetingOperator(
         task_id="book_meeting",
         hubspot_conn_id=HUBSPOT_CONN_ID,
@@ -108,3 +111,4 @@ with DAG(
         timezone="{{ params.timezone }}",
         start_time=wait_for_slot.output,
     )
+    # [END howto_operator_hubspot_book_meeting_sensor_slot]

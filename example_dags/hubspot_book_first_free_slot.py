@@ -77,7 +77,7 @@ with DAG(
         "window_days": Param(14, type="integer", minimum=1, maximum=365, title="Search window, days"),
     },
 ) as dag:
-
+    # [START howto_hook_hubspot_next_available_slot]
     @task
     def find_first_free_slot(params: dict[str, Any]) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import AirflowFailException
@@ -108,6 +108,10 @@ with DAG(
             "timezone": params["timezone"],
         }
 
+    # [END howto_hook_hubspot_next_available_slot]
+
+    # [START howto_operator_hubspot_book_meeting_payload]
     BookMeetingOperator(
         task_id="book_meeting", hubspot_conn_id=HUBSPOT_CONN_ID, payload=find_first_free_slot()
     )
+    # [END howto_operator_hubspot_book_meeting_payload]

@@ -107,6 +107,7 @@ with DAG(
         ),
     },
 ) as dag:
+    # [START howto_operator_hubspot_book_meeting]
     BookMeetingOperator(
         task_id="book_meeting",
         hubspot_conn_id=HUBSPOT_CONN_ID,
@@ -121,3 +122,4 @@ with DAG(
         legal_consent_responses="{{ params.legal_consent_responses }}",
         dry_run="{{ params.dry_run }}",
     )
+    # [END howto_operator_hubspot_book_meeting]

@@ -113,8 +113,10 @@ with DAG(
         )
         return summary
 
+    # [START howto_operator_hubspot_book_meeting_mapped]
     payloads = to_booking_payload.expand(lead=new_leads())
     bookings = BookMeetingOperator.partial(task_id=BOOKING_TASK_ID, hubspot_conn_id=HUBSPOT_CONN_ID).expand(
         payload=payloads
     )
+    # [END howto_operator_hubspot_book_meeting_mapped]
     bookings >> summarise(payloads)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
+from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 MEETING_TO_CONTACT_ASSOCIATION_TYPE_ID = 200
 
 
-class CreateCalendarMeetingOperator(BaseOperator):
+class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
     """Create a meeting on ``organizer_user_id``'s calendar (``POST /scheduler/.../meetings/calendar``).
 
     Unlike booking on a meeting page this checks no availability and asks the invitee nothing: it is
@@ -215,13 +217,11 @@ class CreateCalendarMeetingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hubspot_scheduler_provider.errors import HubSpotError
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
         from hubspot_scheduler_provider.reconcile import find_earlier_calendar_meeting, is_repeat_attempt
 
         request = self.build_request()
         organizer = str(self.organizer_user_id)
-        hook = HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
-        try:
+        with self.hook_closed_after() as hook:
             if is_repeat_attempt(context):
                 # An earlier try may have created it (and then failed): HubSpot has no idempotency key.
                 earlier = find_earlier_calendar_meeting(hook, request, log=self.log)
@@ -234,8 +234,6 @@ class CreateCalendarMeetingOperator(BaseOperator):
                     # HubSpot may have created it: an Airflow retry would POST again and could duplicate it.
                     raise AirflowFailException(f"Not retrying, to avoid a duplicate meeting: {err}") from err
                 raise
-        finally:
-            hook.close()
         properties = request.properties
         self.log.info(
             "Created meeting id=%s on the calendar of user %s: %s .. %s (%s), %d contact(s)",

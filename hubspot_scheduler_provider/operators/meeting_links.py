@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
 
-class ListMeetingLinksOperator(BaseOperator):
+class ListMeetingLinksOperator(HubSpotHookMixin, BaseOperator):
     """List the account's meeting pages (scheduling links), following HubSpot's paging.
 
     Returns (to XCom) one dict per page with HubSpot's field names (``slug``, ``name``, ``type``,
@@ -58,15 +60,14 @@ class ListMeetingLinksOperator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from hubspot_scheduler_provider._validation import require_whole_number
         from hubspot_scheduler_provider.errors import BookingInputError
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook, check_link_type
+        from hubspot_scheduler_provider.hooks.scheduler import check_link_type
 
         if self.link_type:
             check_link_type(self.link_type, field="link_type")
         if self.max_results is not None:
             require_whole_number("max_results", self.max_results, minimum=1, error=BookingInputError)
-        hook = HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
         organizer = self.organizer_user_id
-        try:
+        with self.hook_closed_after() as hook:
             links = hook.list_meeting_links(
                 name=self.name or None,
                 organizer_user_id=str(organizer) if organizer not in (None, "") else None,
@@ -76,8 +77,6 @@ class ListMeetingLinksOperator(BaseOperator):
                 link.model_dump(mode="json", by_alias=True, exclude_none=True)
                 for link in islice(links, self.max_results)
             ]
-        finally:
-            hook.close()
         self.log.info(
             "Found %d meeting page(s)%s: %s",
             len(found),

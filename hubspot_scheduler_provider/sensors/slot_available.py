@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -17,8 +16,10 @@ from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     BaseSensorOperator,
     PokeReturnValue,
+    conf,
 )
 
+from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 from hubspot_scheduler_provider.triggers.slot_available import MeetingSlotAvailableTrigger
 
 if TYPE_CHECKING:
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from hubspot_scheduler_provider.availability import SlotQuery
-    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
 
-class MeetingSlotAvailableSensor(BaseSensorOperator):
+class MeetingSlotAvailableSensor(HubSpotHookMixin, BaseSensorOperator):
     """Wait until page ``slug`` has a free slot of ``duration`` in ``[earliest, latest]``.
 
     Succeeds with the first free slot as an ISO 8601 string in ``timezone`` (the task's XCom return
@@ -58,7 +58,8 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
     :param latest: Latest end: the meeting must be over by then. None for no limit. Templated.
     :param hubspot_conn_id: Connection to HubSpot. Templated.
     :param api_version: HubSpot API version; default: the connection's.
-    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param deferrable: Wait in the triggerer instead of a worker slot. Default: Airflow's
+        ``[operators] default_deferrable`` setting (False unless the deployment sets it).
     """
 
     template_fields: Sequence[str] = ("slug", "duration", "timezone", "earliest", "latest", "hubspot_conn_id")
@@ -74,7 +75,7 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         latest: Any = None,
         hubspot_conn_id: str = "hubspot_default",
         api_version: str | None = None,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,12 +87,6 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         self.hubspot_conn_id = hubspot_conn_id
         self.api_version = api_version
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> HubSpotSchedulerHook:
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-        return HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, api_version=self.api_version)
 
     def slot_query(self) -> SlotQuery:
         """The rendered arguments, validated (``BookingInputError`` naming the field; no retry)."""
@@ -115,17 +110,10 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=slot) if slot else False
 
     def execute(self, context: Context) -> Any:
-        try:
+        with self.hook_closed_after():
             if not self.deferrable:
                 return super().execute(context)
             return self._look_then_defer(context)
-        finally:
-            self._close_hook()
-
-    def _close_hook(self) -> None:
-        if "hook" in self.__dict__:  # only if this run created it
-            self.hook.close()
-            del self.hook
 
     def _look_then_defer(self, context: Context) -> str:
         query = self.slot_query()

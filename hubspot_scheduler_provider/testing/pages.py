@@ -2,14 +2,14 @@
 
 Seeded pages (hours are Monday-Friday 09:00-17:00 in the page's time zone):
 
-=========================  =====================  ================  ===========  =========  ======
-slug                       type                   time zone         durations    increment  buffer
-=========================  =====================  ================  ===========  =========  ======
-``alice-smith``            PERSONAL_LINK          America/New_York  30, 60 min   15 min     0
-``sales-team/round-robin`` ROUND_ROBIN_CALENDAR   Europe/Berlin     30, 60 min   30 min     15 min
-``demo-with-form``         PERSONAL_LINK          America/New_York  15, 30 min   15 min     10 min
-``offline-host``           PERSONAL_LINK          Europe/Berlin     30 min       30 min     0
-=========================  =====================  ================  ===========  =========  ======
+==========================  =====================  ================  ===========  =========  ======
+slug                        type                   time zone         durations    increment  buffer
+==========================  =====================  ================  ===========  =========  ======
+``alice-smith``             PERSONAL_LINK          America/New_York  30, 60 min   15 min     0
+``sales-team/round-robin``  ROUND_ROBIN_CALENDAR   Europe/Berlin     30, 60 min   30 min     15 min
+``demo-with-form``          PERSONAL_LINK          America/New_York  15, 30 min   15 min     10 min
+``offline-host``            PERSONAL_LINK          Europe/Berlin     30 min       30 min     0
+==========================  =====================  ================  ===========  =========  ======
 
 ``demo-with-form`` requires the custom form field ``company`` and the consent checkbox with
 ``communicationTypeId`` ``"4711"`` (``"4712"`` is optional). ``offline-host``'s calendar is disconnected:
