@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from hubspot_scheduler_provider.errors import BookingInputError, mask_emails
 from hubspot_scheduler_provider.links import HubSpotContactLink, HubSpotWebConferenceLink, start_run_links
+from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,7 +47,7 @@ _BOOKING_KEYWORDS = (
 )
 
 
-class BookMeetingOperator(BaseOperator):
+class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
     """Book a meeting on a HubSpot meeting page and return HubSpot's answer (to XCom).
 
     Give the booking as ``payload`` (dict, JSON string, ``XComArg`` or ``MeetingBooking``; HubSpot's
@@ -81,6 +82,8 @@ class BookMeetingOperator(BaseOperator):
     :param max_slot_attempts: With ``"next_available"``: booking POSTs to send at most when slots are
         taken by others before our booking arrives; then the task fails (and Airflow may retry it).
     :param hubspot_conn_id: Connection to HubSpot. Templated.
+    :param api_version: Scheduler API version (``"2026-09"``, ``"2026-03"``, ``"v3"``); default: the
+        connection's ``api_version`` extra.
     :param validate_against_page: First read the page (one GET) and reject a duration, missing answer,
         missing consent or start time the page would refuse, quoting its options.
     :param allow_offline: Accept HubSpot's ``isOffline`` answer (host calendar disconnected, nothing on
@@ -139,6 +142,7 @@ class BookMeetingOperator(BaseOperator):
         legal_consent_responses: Any = None,
         likely_available_user_ids: Any = None,
         hubspot_conn_id: str = "hubspot_default",
+        api_version: str | None = None,
         validate_against_page: bool = False,
         allow_offline: bool = False,
         allow_resend: bool = False,
@@ -167,6 +171,7 @@ class BookMeetingOperator(BaseOperator):
         self.legal_consent_responses = legal_consent_responses
         self.likely_available_user_ids = likely_available_user_ids
         self.hubspot_conn_id = hubspot_conn_id
+        self.api_version = api_version
         self.validate_against_page = validate_against_page
         self.allow_offline = allow_offline
         self.allow_resend = allow_resend
@@ -184,11 +189,6 @@ class BookMeetingOperator(BaseOperator):
         self.max_slot_attempts = max_slot_attempts
         self.booking_key = booking_key
         self.crm_index_lag_seconds = crm_index_lag_seconds
-
-    def get_hook(self) -> HubSpotSchedulerHook:
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-        return HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id)
 
     def build_booking(self) -> MeetingBooking:
         """The validated booking from the rendered ``payload`` and keywords (raises ``BookingInputError``).
@@ -231,8 +231,7 @@ class BookMeetingOperator(BaseOperator):
         dry_run = _switch("dry_run", self.dry_run_only)
         allow_offline = _switch("allow_offline", self.allow_offline)
         booking_key = _booking_key(self.booking_key)
-        hook = self.get_hook()
-        try:
+        with self.hook_closed_after() as hook:
             query = self._slot_query(booking) if next_available else None
             if dry_run:
                 if query is not None:
@@ -268,8 +267,6 @@ class BookMeetingOperator(BaseOperator):
                 self._handle_offline(booking, result, allow_offline)
             flow.record_links(self._persist_links(context, hook, result))
             return result.raw
-        finally:
-            hook.close()
 
     @staticmethod
     def _key_ledger(context: Context, hook: HubSpotSchedulerHook, key_ledger: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
+from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 from hubspot_scheduler_provider.operators.book_meeting import _BOOKING_KEYWORDS, _with_booking_keys_asset
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from hubspot_scheduler_provider.batch import BatchReport
-    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
 #: Booking fields that differ per person; every other booking keyword may be set once for all items.
 _PER_PERSON_KEYWORDS = ("contact_email", "first_name", "last_name", "start_time")
@@ -28,7 +28,7 @@ _SHARED_KEYWORDS = tuple(keyword for keyword in _BOOKING_KEYWORDS if keyword not
 _XCOM_RETURN_KEY = "return_value"
 
 
-class BookMeetingsOperator(BaseOperator):
+class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
     """Book many meetings in one task and return one result per item, in input order.
 
     Items are booked concurrently by ``max_workers`` threads sharing one HubSpot session, paced so the
@@ -61,6 +61,7 @@ class BookMeetingsOperator(BaseOperator):
     :param likely_available_user_ids: Preferred hosts for every item. Templated.
         (Like ``BookMeetingOperator``'s keywords, these win over the same key in an item.)
     :param hubspot_conn_id: Connection to HubSpot. Templated.
+    :param api_version: Scheduler API version; default: the connection's ``api_version`` extra.
     :param max_workers: Concurrent requests (threads sharing one keep-alive connection pool).
     :param max_requests_per_window: Requests allowed per ``window_seconds``; default: HubSpot's
         ``X-HubSpot-RateLimit-Max`` of the first answer (until then one item at a time), else 100. Lower it
@@ -98,6 +99,7 @@ class BookMeetingsOperator(BaseOperator):
         legal_consent_responses: Any = None,
         likely_available_user_ids: Any = None,
         hubspot_conn_id: str = "hubspot_default",
+        api_version: str | None = None,
         max_workers: int = 8,
         max_requests_per_window: int | None = None,
         window_seconds: float | None = None,
@@ -127,6 +129,7 @@ class BookMeetingsOperator(BaseOperator):
         self.legal_consent_responses = legal_consent_responses
         self.likely_available_user_ids = likely_available_user_ids
         self.hubspot_conn_id = hubspot_conn_id
+        self.api_version = api_version
         self.max_workers = max_workers
         self.max_requests_per_window = max_requests_per_window
         self.window_seconds = window_seconds
@@ -136,10 +139,11 @@ class BookMeetingsOperator(BaseOperator):
         self.booking_key = booking_key
         self.crm_index_lag_seconds = crm_index_lag_seconds
 
-    def get_hook(self, **kwargs: Any) -> HubSpotSchedulerHook:
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-        return HubSpotSchedulerHook(hubspot_conn_id=self.hubspot_conn_id, **kwargs)
+    def hook_options(self) -> dict[str, Any]:
+        # Every request of the batch's shared session is paced by the adapter's limiter; the hook's own
+        # pause on a low X-HubSpot-RateLimit-Remaining would only leave part of the limit unused on top
+        # of it (pacing.py explains why both mechanisms exist).
+        return {"adapter": self._adapter, "pace_on_remaining": False}
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from hubspot_scheduler_provider.batch import BatchBooker
@@ -165,12 +169,7 @@ class BookMeetingsOperator(BaseOperator):
             self.max_requests_per_window or FALLBACK_MAX_REQUESTS,
             self.window_seconds or FALLBACK_WINDOW_SECONDS,
         )
-        # The limiter paces every request of the session; the hook's own pause on a low
-        # X-HubSpot-RateLimit-Remaining would only leave part of the limit unused on top of it
-        # (pacing.py explains why both mechanisms exist).
-        hook = self.get_hook(
-            adapter=PacedAdapter(limiter, pool_maxsize=self.max_workers), pace_on_remaining=False
-        )
+        self._adapter = PacedAdapter(limiter, pool_maxsize=self.max_workers)
         overrides = {keyword: getattr(self, keyword) for keyword in _SHARED_KEYWORDS}
         key_pattern = self.booking_key
 
@@ -189,7 +188,7 @@ class BookMeetingsOperator(BaseOperator):
                 "before booking (up to 2 reads per item), so nothing an earlier attempt booked is booked "
                 "again"
             )
-        try:
+        with self.hook_closed_after() as hook:
             keys = key_ledger(context, hook.get_portal_id() or "") if self._uses_keys(items) else None
             flow = BookingFlow(
                 hook,
@@ -216,8 +215,6 @@ class BookMeetingsOperator(BaseOperator):
                 redact=_redactor(),
             )
             report = booker.run(items)
-        finally:
-            hook.close()
         self._log_summary(report)
         if report.failed and self.fail_on_item_failure:
             # Downstream tasks (trigger_rule="all_done") can still read what was booked and what failed.
