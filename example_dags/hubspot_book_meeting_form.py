@@ -120,6 +120,6 @@ with DAG(
         timezone="{{ params.timezone }}",
         form_fields="{{ params.form_fields }}",
         legal_consent_responses="{{ params.legal_consent_responses }}",
-        dry_run="{{ params.dry_run }}",
+        validate_only="{{ params.dry_run }}",
     )
     # [END howto_operator_hubspot_book_meeting]

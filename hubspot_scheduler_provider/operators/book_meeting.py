@@ -8,9 +8,11 @@ parsing and availability load inside ``execute``.
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from hubspot_scheduler_provider.errors import BookingInputError, mask_emails
@@ -101,13 +103,14 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         against HubSpot's CRM (this contact, page and start). Templated.
     :param crm_index_lag_seconds: How long HubSpot's CRM search may take to show a new meeting; a
         "not found" counts only after it (default 30).
-    :param dry_run: Validate and return the JSON body that would be sent; book nothing. Sends no request
-        (unless ``validate_against_page``, whose GET only reads, or ``"next_available"``, which reads
-        availability to show the body for the slot free now). Templated (``"{{ params.dry_run }}"``).
+    :param validate_only: Validate and return the JSON body that would be sent; book nothing. Sends no
+        request (unless ``validate_against_page``, whose GET only reads, or ``"next_available"``, which
+        reads availability to show the body for the slot free now). Templated
+        (``"{{ params.dry_run }}"``). Named like the Google providers' ``validate_only``: ``dry_run`` is
+        BaseOperator's method that ``airflow tasks test --dry-run`` calls.
+    :param dry_run: Deprecated spelling of ``validate_only`` (0.1).
     """
 
-    # ``dry_run_only``, not ``dry_run``: that name is BaseOperator's dry_run() method (``airflow tasks test
-    # --dry-run`` calls it), so the ``dry_run`` argument is stored under this attribute.
     template_fields: Sequence[str] = (
         "payload",
         *_BOOKING_KEYWORDS,
@@ -115,7 +118,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         "latest",
         "hubspot_conn_id",
         "booking_key",
-        "dry_run_only",
+        "validate_only",
     )
     template_fields_renderers = {
         "payload": "json",
@@ -146,7 +149,8 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         validate_against_page: bool = False,
         allow_offline: bool = False,
         allow_resend: bool = False,
-        dry_run: bool = False,
+        validate_only: bool | str = False,
+        dry_run: bool | str | None = None,
         earliest: Any = None,
         latest: Any = None,
         max_slot_attempts: int = 3,
@@ -175,7 +179,15 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         self.validate_against_page = validate_against_page
         self.allow_offline = allow_offline
         self.allow_resend = allow_resend
-        self.dry_run_only = dry_run
+        if dry_run is not None:
+            warnings.warn(
+                "BookMeetingOperator(dry_run=...) is deprecated: use validate_only=... (dry_run is "
+                "BaseOperator's method)",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            validate_only = dry_run
+        self.validate_only = validate_only
         self.earliest = earliest
         self.latest = latest
         if (
@@ -228,7 +240,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
 
         start_run_links(self)
         booking, next_available = self._read_booking()
-        dry_run = _switch("dry_run", self.dry_run_only)
+        dry_run = _switch("validate_only", self.validate_only)
         allow_offline = _switch("allow_offline", self.allow_offline)
         booking_key = _booking_key(self.booking_key)
         with self.hook_closed_after() as hook:

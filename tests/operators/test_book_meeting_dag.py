@@ -360,7 +360,7 @@ def test_offline_host_accepted_with_allow_offline(sandbox):
 
 def test_dry_run_returns_the_body_and_sends_nothing(sandbox):
     with make_dag("book_dry_run") as dag:
-        BookMeetingOperator(task_id="book", payload=BOOKER, timezone="America/New_York", dry_run=True)
+        BookMeetingOperator(task_id="book", payload=BOOKER, timezone="America/New_York", validate_only=True)
 
     dag_run = run_dag(dag)
 
@@ -373,7 +373,7 @@ def test_dry_run_returns_the_body_and_sends_nothing(sandbox):
 
 def test_dry_run_output_books_for_real_downstream(sandbox):
     with make_dag("book_after_dry_run") as dag:
-        dry = BookMeetingOperator(task_id="dry", payload=BOOKER, dry_run=True)
+        dry = BookMeetingOperator(task_id="dry", payload=BOOKER, validate_only=True)
         BookMeetingOperator(task_id="book", payload=dry.output)
 
     assert_booked_exactly(sandbox, run_dag(dag), [BOOKER_WIRE])
@@ -556,16 +556,25 @@ def test_template_fields_cover_every_input():
         "latest",
         "hubspot_conn_id",
         "booking_key",
-        "dry_run_only",
+        "validate_only",
     }
     assert BookMeetingOperator.template_fields_renderers["payload"] == "json"
     assert BookMeetingOperator.template_fields_renderers["form_fields"] == "json"
 
 
-def test_dry_run_argument_leaves_base_operators_dry_run_method_alone():
+def test_validate_only_leaves_base_operators_dry_run_method_alone():
     # `airflow tasks test --dry-run` calls task.dry_run(); a bool attribute there would crash it.
-    operator = BookMeetingOperator(task_id="book", payload=BOOKER, dry_run=True)
-    assert operator.dry_run_only is True
+    operator = BookMeetingOperator(task_id="book", payload=BOOKER, validate_only=True)
+    assert operator.validate_only is True
+    operator.dry_run()
+
+
+def test_dry_run_is_a_deprecated_spelling_of_validate_only():
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="use validate_only"):
+        operator = BookMeetingOperator(task_id="book", payload=BOOKER, dry_run=True)
+    assert operator.validate_only is True
     operator.dry_run()
 
 

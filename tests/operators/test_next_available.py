@@ -319,7 +319,7 @@ def test_a_lost_answer_is_settled_through_the_crm_not_resent(sandbox):
 def test_dry_run_shows_the_body_for_the_slot_free_now_and_books_nothing(sandbox):
     sandbox.add_busy_time("alice-smith", new_york("2026-12-02T08:00"), new_york("2026-12-02T09:40"))
     with make_dag("next_available_dry_run") as dag:
-        BookMeetingOperator(task_id="book", dry_run=True, **next_available())
+        BookMeetingOperator(task_id="book", validate_only=True, **next_available())
 
     dag_run = run_dag(dag)
 
