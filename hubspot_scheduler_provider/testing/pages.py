@@ -50,6 +50,13 @@ class Host:
     last_name: str
     timezone: str
     calendar_provider: str = "GOOGLE"
+    #: The host's CRM owner id (``hubspot_owner_id`` of the meetings they get); HubSpot's owner ids
+    #: differ from user ids. Empty: the user id.
+    owner_id: str = ""
+
+    @property
+    def crm_owner_id(self) -> str:
+        return self.owner_id or self.user_id
 
     @property
     def full_name(self) -> str:
@@ -104,6 +111,9 @@ class MeetingPage:
     minimum_notice_ms: int = 0
     location: str = "Video call"
     created_at: str = "2025-01-15T10:00:00Z"
+    #: Set by the v3 meeting-link PATCH; None: no payment link.
+    payment_link_id: str | None = None
+    updated_at: str | None = None
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -119,10 +129,16 @@ class MeetingPage:
         return bool(self.consent_checkboxes)
 
 
-ALICE = Host("1001", "2001", "alice.smith@sandbox.example", "Alice", "Smith", "America/New_York")
-BRUNO = Host("1002", "2002", "bruno.weber@sandbox.example", "Bruno", "Weber", "Europe/Berlin")
-CARLA = Host("1003", "2003", "carla.jones@sandbox.example", "Carla", "Jones", "America/New_York", "OFFICE365")
-DIETER = Host("1004", "2004", "dieter.roth@sandbox.example", "Dieter", "Roth", "Europe/Berlin")
+ALICE = Host(
+    "1001", "2001", "alice.smith@sandbox.example", "Alice", "Smith", "America/New_York", owner_id="501"
+)
+BRUNO = Host("1002", "2002", "bruno.weber@sandbox.example", "Bruno", "Weber", "Europe/Berlin", owner_id="502")
+CARLA = Host(
+    "1003", "2003", "carla.jones@sandbox.example", "Carla", "Jones", "America/New_York", "OFFICE365", "503"
+)
+DIETER = Host(
+    "1004", "2004", "dieter.roth@sandbox.example", "Dieter", "Roth", "Europe/Berlin", owner_id="504"
+)
 
 REQUIRED_CONSENT_ID = "4711"
 OPTIONAL_CONSENT_ID = "4712"
