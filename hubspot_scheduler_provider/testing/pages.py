@@ -11,6 +11,9 @@ slug                       type                   time zone         durations   
 ``offline-host``           PERSONAL_LINK          Europe/Berlin     30 min       30 min     0
 =========================  =====================  ================  ===========  =========  ======
 
+Link ids 3001-3004 in table order; hosts (user id / CRM owner id): Alice 1001/501, Bruno 1002/502,
+Carla 1003/503, Dieter 1004/504.
+
 ``demo-with-form`` requires the custom form field ``company`` and the consent checkbox with
 ``communicationTypeId`` ``"4711"`` (``"4712"`` is optional). ``offline-host``'s calendar is disconnected:
 booking it answers 200 with ``isOffline: true`` and an empty ``calendarEventId`` and books nothing.

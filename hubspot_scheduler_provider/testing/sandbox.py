@@ -207,6 +207,11 @@ class HubSpotSandbox:
         """Answers of the sandbox that broke the spec (should always be empty)."""
         return list(self.app.spec_violations)
 
+    @property
+    def internal_errors(self) -> list[str]:
+        """Sandbox bugs met while handling requests, each answered as a 500 (should always be empty)."""
+        return list(self.app.internal_errors)
+
     def contact_id(self, email: str) -> str | None:
         with self.state.lock:
             try:
@@ -296,6 +301,7 @@ class HubSpotSandbox:
         with self.app._log_lock:
             self.app.requests.clear()
         self.app.spec_violations.clear()
+        self.app.internal_errors.clear()
         self.limiter.reset()
         if self.search_limiter is not None:
             self.search_limiter.reset()
