@@ -1,11 +1,18 @@
 """HubSpot Scheduler API versions and what differs between them.
 
-The request and response shapes are identical across versions; only the path prefix and, per the
-official specs, the unit of the booking ``duration`` differ. HubSpot's 2026-03 spec documents
-``duration`` in *minutes* while v3 and 2026-09 document milliseconds. That may be a documentation
-slip HubSpot corrects later, so the unit is kept here, in one place, and everything else
-(models, operator, sandbox) converts through :func:`duration_to_wire` / :func:`duration_from_wire`.
-Users always speak milliseconds.
+The request and response shapes are identical across versions; only the path prefix differs. The
+unit of the booking ``duration`` (request and answer) is a per-version fact kept here, in one place;
+everything else (models, operator, sandbox) converts through :func:`duration_to_wire` /
+:func:`duration_from_wire`. Users always speak milliseconds.
+
+Evidence for the unit, per version:
+
+* v3 and 2026-09: the OpenAPI files say milliseconds.
+* 2026-03: the OpenAPI file says *minutes*, but HubSpot's own SDKs generated for 2026-03 (Python
+  ``hubspot-sdk`` 0.1.0a9 ``scheduler.meetings.advanced.book``, and the TypeScript, Ruby and PHP SDKs)
+  document the booking ``duration`` and the answer's ``duration`` as milliseconds, as v3 and 2026-09
+  do. Three sources against one: the file's "minutes" is taken as a documentation slip. Should HubSpot
+  confirm minutes, the fix is the one-word edit of ``"2026-03"`` below.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ class ApiVersion:
 
 API_VERSIONS: dict[str, ApiVersion] = {
     "v3": ApiVersion("v3", "milliseconds", sunset="2027-09"),
-    "2026-03": ApiVersion("2026-03", "minutes"),
+    # Milliseconds although the 2026-03 OpenAPI file says minutes: see the module docstring.
+    "2026-03": ApiVersion("2026-03", "milliseconds"),
     "2026-09": ApiVersion("2026-09", "milliseconds"),
 }
 #: The newest stable date version; v3 support ends in September 2027.

@@ -7,6 +7,7 @@ import argparse
 import shlex
 import signal
 import sys
+import threading
 from typing import Any
 
 from hubspot_scheduler_provider.testing.sandbox import DEFAULT_TOKEN, HubSpotSandbox
@@ -34,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+#: Seconds the CLI gives open requests and connections once asked to stop.
+SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 
 def _print_connection(sandbox: HubSpotSandbox, conn_id: str) -> None:
@@ -50,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in LOOPBACK_HOSTS and not args.allow_non_loopback:
         print(f"refusing to bind {args.host}: not loopback (use --allow-non-loopback)", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _stop)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()  # the main loop notices within half a second; no exception mid-cleanup
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     sandbox = HubSpotSandbox(
         args.token,
         host=args.host,
@@ -63,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox.start()
         _print_connection(sandbox, args.conn_id)
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
+        sandbox.serve_forever(stop)
+    except (KeyboardInterrupt, BrokenPipeError):
         pass
     finally:
-        sandbox.stop()
+        sandbox.stop(SHUTDOWN_TIMEOUT_SECONDS)
     return 0
 
 

@@ -2,7 +2,11 @@
 
 Order per request: record -> fault (before) -> route -> authenticate -> rate limit -> scopes ->
 validate query and body against the spec -> handle -> validate the answer against the spec ->
-fault (after). Errors at any step become HubSpot-format answers.
+fault (after). Errors at any step become HubSpot-format answers: 400 for bad input, 404 for an unknown
+path or object, 405 (with ``Allow``) for a method the path does not serve (HEAD, OPTIONS and TRACE
+included). A handler that raises anything else is a sandbox bug: it still answers, with a 500 in
+HubSpot's format and a correlation id, and is recorded in ``internal_errors`` (tests assert it stays
+empty), so a client never sees a connection closed without an answer it did not ask for.
 """
 
 from __future__ import annotations
@@ -117,25 +121,39 @@ class SandboxApp:
         self.requests: list[RecordedRequest] = []
         #: Answers the sandbox itself produced that break the spec (should stay empty; tests assert it).
         self.spec_violations: list[str] = []
+        #: Unexpected exceptions inside request handling, answered as 500s (should stay empty).
+        self.internal_errors: list[str] = []
         self._log_lock = threading.Lock()
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], raw_body: bytes) -> Reply:
-        split = urlsplit(target)
-        query = parse_qs(split.query, keep_blank_values=True)
-        content_type = headers.get("Content-Type", "")
-        record = RecordedRequest(
-            method=method,
-            path=split.path,
-            query={key: [REDACTED] if key in _SECRET_FIELDS else value for key, value in query.items()},
-            headers=_redact_headers(headers),
-            body=self._recordable_body(raw_body, content_type),
-            correlation_id=str(uuid.uuid4()),
-        )
-        with self._log_lock:
-            self.requests.append(record)
-        fault = self.faults.take(method, split.path)
-        record.fault = type(fault).__name__ if fault else None
-        reply = self._handle(method, split.path, query, headers, raw_body, record, fault)
+        record = RecordedRequest(method, target, {}, {}, None, correlation_id=str(uuid.uuid4()))
+        try:
+            try:
+                split = urlsplit(target)
+            except ValueError:  # e.g. an absolute target with a broken IPv6 host
+                body = api_errors.validation_error("The request target is not a valid URL.")
+                return self._reply(
+                    400, body.body(record.correlation_id), record, {}, schema=None, operation=None
+                )
+            query = parse_qs(split.query, keep_blank_values=True)
+            record.path = split.path
+            record.query = {
+                key: [REDACTED] if key in _SECRET_FIELDS else value for key, value in query.items()
+            }
+            record.headers = _redact_headers(headers)
+            record.body = self._recordable_body(raw_body, headers.get("Content-Type", ""))
+            with self._log_lock:
+                self.requests.append(record)
+            fault = self.faults.take(method, split.path)
+            record.fault = type(fault).__name__ if fault else None
+            reply = self._handle(method, split.path, query, headers, raw_body, record, fault)
+        except Exception as error:  # a sandbox bug: answer anyway, loudly
+            log.exception("HubSpot sandbox failed on %s %s", method, record.path[:200])
+            self.internal_errors.append(f"{method} {record.path[:200]}: {type(error).__name__}: {error}")
+            body = ApiError(500, "INTERNAL_ERROR", "internal error in the HubSpot sandbox")
+            reply = self._reply(
+                500, body.body(record.correlation_id), record, {}, schema=None, operation=None
+            )
         record.status = None if reply.drop else reply.status
         return reply
 
@@ -148,7 +166,7 @@ class SandboxApp:
             return _redact_mapping({key: values[0] for key, values in parse_qs(text).items()})
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return text
 
     def _handle(
@@ -172,7 +190,10 @@ class SandboxApp:
         try:
             routed = catalog().route(method, path)
             if routed is None:
-                raise self._unroutable(method, path)
+                allowed = catalog().methods_of(path)
+                if allowed:
+                    rate_headers = {"Allow": ", ".join(allowed)}
+                raise self._unroutable(method, path, allowed)
             operation, path_params = routed
             if operation.scopes:
                 granted = self._authenticate(headers)
@@ -190,7 +211,7 @@ class SandboxApp:
             payload = self._dispatch(operation, call)
             status = 200
         except ApiError as error:
-            rate_headers = rate_headers or self.limiter.headers()
+            rate_headers = {**self.limiter.headers(), **rate_headers}
             spec_schema = ERROR_SCHEMA if operation is not None else None
             return self._reply(
                 error.status,
@@ -211,10 +232,15 @@ class SandboxApp:
         return HANDLERS[operation.handler](call)
 
     @staticmethod
-    def _unroutable(method: str, path: str) -> ApiError:
-        if catalog().path_exists(path):
-            return ApiError(405, "METHOD_NOT_ALLOWED", f"Method {method} is not supported on {path}.")
-        return api_errors.not_found(f"No route for {method} {path} in the HubSpot sandbox.")
+    def _unroutable(method: str, path: str, allowed: list[str]) -> ApiError:
+        shown_method, shown_path = method[:16], path[:200]
+        if allowed:
+            return ApiError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"Method {shown_method} is not supported on {shown_path}; use {', '.join(allowed)}.",
+            )
+        return api_errors.not_found(f"No route for {shown_method} {shown_path} in the HubSpot sandbox.")
 
     def _authenticate(self, headers: Mapping[str, str]) -> frozenset[str]:
         authorization = headers.get("Authorization", "")
@@ -251,6 +277,8 @@ class SandboxApp:
             raise api_errors.validation_error("Invalid input JSON: the request body is empty.")
         try:
             return json.loads(text)
+        except RecursionError:
+            raise api_errors.validation_error("Invalid input JSON: nested too deeply.") from None
         except ValueError as error:
             raise api_errors.validation_error(
                 f"Invalid input JSON on line {error.lineno}, column {error.colno}: {error.msg}"  # type: ignore[attr-defined]

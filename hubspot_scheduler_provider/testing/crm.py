@@ -1,7 +1,14 @@
 """The sandbox's small CRM: contacts created by bookings and the meetings associated to them.
 
 A test double, not HubSpot. It serves what exactly-once reconciliation needs: read a contact by email
-(``idProperty=email``) and search meetings by ``hs_meeting_start_time`` and ``associations.contact``.
+(``idProperty=email``) and search meetings by ``hs_meeting_start_time``, ``associations.contact`` and
+any string property (``EQ``, ``NEQ``, ``IN``, ``NOT_IN``, ...), e.g. what HubSpot records on a meeting
+a booking created: ``hs_engagement_source`` ``"MEETINGS"``, ``hs_engagement_source_id`` (the page's
+``linkId``) and ``hubspot_owner_id`` (the owner id of the host who got the meeting).
+
+The portal starts with contacts ``1`` to ``SEEDED_CONTACTS`` (``contact<N>@sandbox.example``), so
+calendar meetings can be associated with existing contacts as in a real portal; contacts created by
+bookings get ids from 5001.
 Like HubSpot's, its search can lag: with ``index_lag_seconds`` a new meeting stays out of search results
 for that long (reads by id see it at once). Not thread-safe on its own: ``SandboxState`` holds its lock
 around every call.
@@ -11,15 +18,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from hubspot_scheduler_provider.testing.api_errors import not_found, validation_error
-from hubspot_scheduler_provider.testing.availability import from_ms, to_ms
+from hubspot_scheduler_provider.testing.availability import from_ms
+from hubspot_scheduler_provider.testing.formats import parse_instant
 
 #: Properties every CRM object answer carries, requested or not.
 _ALWAYS = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
 _MAX_SEARCH_LIMIT = 200
+SEEDED_CONTACTS = 100
+#: What HubSpot records as the source of a meeting created by a booking or by the calendar endpoint.
+ENGAGEMENT_SOURCE = "MEETINGS"
 
 
 def crm_timestamp(millis: int) -> str:
@@ -54,15 +64,15 @@ class CrmObject:
 
 
 def _parse_time_value(raw: str) -> int:
-    """A filter value for a datetime property: epoch ms or ISO 8601 (HubSpot accepts both)."""
-    if raw.lstrip("-").isdigit():
+    """A filter value for a datetime property: epoch ms or an ISO 8601 date-time (HubSpot accepts both)."""
+    if raw.lstrip("-").isdigit() and len(raw) <= 19:
         return int(raw)
-    try:
-        return to_ms(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-    except ValueError:
+    millis = parse_instant(raw)
+    if millis is None:
         raise validation_error(
-            f"{raw!r} is not a valid datetime value (use epoch milliseconds or ISO 8601)"
-        ) from None
+            f"{raw[:60]!r} is not a valid datetime value (use epoch milliseconds or ISO 8601)"
+        )
+    return millis
 
 
 _COMPARATORS = {
@@ -88,6 +98,11 @@ class CrmStore:
         self._next_contact = 5001
         self._next_meeting = 9001
 
+    def seed_contacts(self, now_ms: int) -> None:
+        """The portal's existing contacts ``1`` .. ``SEEDED_CONTACTS``."""
+        for number in range(1, SEEDED_CONTACTS + 1):
+            self._add_contact(str(number), f"contact{number}@sandbox.example", "Contact", str(number), now_ms)
+
     def upsert_contact(self, email: str, first_name: str, last_name: str, now_ms: int) -> CrmObject:
         """The contact with ``email`` (case-insensitive), created on first sight: same email, same id."""
         key = email.strip().lower()
@@ -96,6 +111,11 @@ class CrmStore:
             return self.contacts[existing]
         contact_id = str(self._next_contact)
         self._next_contact += 1
+        return self._add_contact(contact_id, key, first_name, last_name, now_ms)
+
+    def _add_contact(
+        self, contact_id: str, key: str, first_name: str, last_name: str, now_ms: int
+    ) -> CrmObject:
         stamp = crm_timestamp(now_ms)
         contact = CrmObject(
             contact_id,
@@ -127,7 +147,14 @@ class CrmStore:
             raise not_found(f"Object not found.  objectId are usually numeric. (contact {id_value!r})")
         return contact
 
-    def add_meeting(
+    @property
+    def next_meeting_id(self) -> str:
+        return str(self._next_meeting)
+
+    def has_contact(self, contact_id: str) -> bool:
+        return contact_id in self.contacts
+
+    def add_booked_meeting(
         self,
         *,
         contact_id: str,
@@ -135,14 +162,12 @@ class CrmStore:
         end_ms: int,
         title: str,
         owner_id: str,
+        link_id: str,
         external_url: str,
         now_ms: int,
     ) -> CrmObject:
-        meeting_id = str(self._next_meeting)
-        self._next_meeting += 1
-        stamp = crm_timestamp(now_ms)
-        meeting = CrmObject(
-            meeting_id,
+        """The CRM meeting a booking creates, with what HubSpot records about its page and host."""
+        return self.add_meeting(
             {
                 "hs_meeting_start_time": crm_timestamp(start_ms),
                 "hs_meeting_end_time": crm_timestamp(end_ms),
@@ -150,13 +175,24 @@ class CrmStore:
                 "hs_meeting_title": title,
                 "hs_meeting_outcome": "SCHEDULED",
                 "hs_meeting_external_url": external_url,
+                "hs_engagement_source": ENGAGEMENT_SOURCE,
+                "hs_engagement_source_id": link_id,
                 "hubspot_owner_id": owner_id,
-                "hs_createdate": stamp,
-                "hs_lastmodifieddate": stamp,
-                "hs_object_id": meeting_id,
             },
+            [contact_id],
             now_ms,
-            {"contacts": [contact_id]},
+        )
+
+    def add_meeting(self, properties: dict[str, str], contact_ids: list[str], now_ms: int) -> CrmObject:
+        """A new meeting with ``properties`` (CRM strings) associated with ``contact_ids``."""
+        meeting_id = str(self._next_meeting)
+        self._next_meeting += 1
+        stamp = crm_timestamp(now_ms)
+        meeting = CrmObject(
+            meeting_id,
+            {**properties, "hs_createdate": stamp, "hs_lastmodifieddate": stamp, "hs_object_id": meeting_id},
+            now_ms,
+            {"contacts": list(contact_ids)},
         )
         self.meetings[meeting_id] = meeting
         return meeting
@@ -202,9 +238,12 @@ class CrmStore:
         name, operator = flt["propertyName"], flt["operator"]
         value = flt.get("value")
         if name == "associations.contact":
-            if operator != "EQ" or value is None:
-                raise validation_error("associations.contact supports only operator EQ with a value")
-            return str(value) in meeting.associations.get("contacts", [])
+            contacts = meeting.associations.get("contacts", [])
+            if operator == "EQ" and value is not None:
+                return str(value) in contacts
+            if operator == "IN" and flt.get("values"):
+                return any(str(item) in contacts for item in flt["values"])
+            raise validation_error("associations.contact supports only EQ with a value or IN with values")
         have_raw = meeting.properties.get(name)
         if operator == "HAS_PROPERTY":
             return have_raw is not None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hubspot_scheduler_provider.testing import scheduler
+from hubspot_scheduler_provider.testing import calendar, scheduler
 from hubspot_scheduler_provider.testing.pages import PORTAL_ID, PORTAL_TIMEZONE
 from hubspot_scheduler_provider.testing.scheduler import Call
 
@@ -59,7 +59,8 @@ HANDLERS: dict[str, Handler] = {
     "booking_info": scheduler.booking_info,
     "availability": scheduler.availability,
     "book": scheduler.book,
-    "calendar": scheduler.calendar,
+    "calendar": calendar.create,
+    "update_link": scheduler.update_link,
     "crm_meetings_search": crm_meetings_search,
     "crm_meeting_get": crm_meeting_get,
     "contact_get": contact_get,

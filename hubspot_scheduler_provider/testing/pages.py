@@ -11,6 +11,9 @@ slug                        type                   time zone         durations  
 ``offline-host``            PERSONAL_LINK          Europe/Berlin     30 min       30 min     0
 ==========================  =====================  ================  ===========  =========  ======
 
+Link ids 3001-3004 in table order; hosts (user id / CRM owner id): Alice 1001/501, Bruno 1002/502,
+Carla 1003/503, Dieter 1004/504.
+
 ``demo-with-form`` requires the custom form field ``company`` and the consent checkbox with
 ``communicationTypeId`` ``"4711"`` (``"4712"`` is optional). ``offline-host``'s calendar is disconnected:
 booking it answers 200 with ``isOffline: true`` and an empty ``calendarEventId`` and books nothing.
@@ -50,6 +53,13 @@ class Host:
     last_name: str
     timezone: str
     calendar_provider: str = "GOOGLE"
+    #: The host's CRM owner id (``hubspot_owner_id`` of the meetings they get); HubSpot's owner ids
+    #: differ from user ids. Empty: the user id.
+    owner_id: str = ""
+
+    @property
+    def crm_owner_id(self) -> str:
+        return self.owner_id or self.user_id
 
     @property
     def full_name(self) -> str:
@@ -104,6 +114,9 @@ class MeetingPage:
     minimum_notice_ms: int = 0
     location: str = "Video call"
     created_at: str = "2025-01-15T10:00:00Z"
+    #: Set by the v3 meeting-link PATCH; None: no payment link.
+    payment_link_id: str | None = None
+    updated_at: str | None = None
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -119,10 +132,16 @@ class MeetingPage:
         return bool(self.consent_checkboxes)
 
 
-ALICE = Host("1001", "2001", "alice.smith@sandbox.example", "Alice", "Smith", "America/New_York")
-BRUNO = Host("1002", "2002", "bruno.weber@sandbox.example", "Bruno", "Weber", "Europe/Berlin")
-CARLA = Host("1003", "2003", "carla.jones@sandbox.example", "Carla", "Jones", "America/New_York", "OFFICE365")
-DIETER = Host("1004", "2004", "dieter.roth@sandbox.example", "Dieter", "Roth", "Europe/Berlin")
+ALICE = Host(
+    "1001", "2001", "alice.smith@sandbox.example", "Alice", "Smith", "America/New_York", owner_id="501"
+)
+BRUNO = Host("1002", "2002", "bruno.weber@sandbox.example", "Bruno", "Weber", "Europe/Berlin", owner_id="502")
+CARLA = Host(
+    "1003", "2003", "carla.jones@sandbox.example", "Carla", "Jones", "America/New_York", "OFFICE365", "503"
+)
+DIETER = Host(
+    "1004", "2004", "dieter.roth@sandbox.example", "Dieter", "Roth", "Europe/Berlin", owner_id="504"
+)
 
 REQUIRED_CONSENT_ID = "4711"
 OPTIONAL_CONSENT_ID = "4712"

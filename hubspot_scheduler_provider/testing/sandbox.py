@@ -123,12 +123,13 @@ class HubSpotSandbox:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving; bounded by about ``timeout`` seconds even with requests or keep-alive
+        connections open (their threads are daemons and their sockets are shut down)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(timeout)
             if self._thread is not None:
-                self._thread.join(timeout=5)
+                self._thread.join(timeout=timeout)
             self._server = self._thread = None
 
     def __enter__(self) -> HubSpotSandbox:
@@ -137,11 +138,14 @@ class HubSpotSandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (for the CLI)."""
+    def serve_forever(self, stop: threading.Event | None = None) -> None:
+        """Serve until ``stop`` is set (or the process is interrupted), waking every half second so a
+        signal handler always gets to run (for the CLI)."""
         self.start()
-        assert self._thread is not None
-        self._thread.join()
+        stop = stop or threading.Event()
+        while not stop.wait(0.5):
+            if self._thread is None or not self._thread.is_alive():
+                return
 
     # --- addresses and credentials ---------------------------------------------------------------
     @property
@@ -202,6 +206,11 @@ class HubSpotSandbox:
     def spec_violations(self) -> list[str]:
         """Answers of the sandbox that broke the spec (should always be empty)."""
         return list(self.app.spec_violations)
+
+    @property
+    def internal_errors(self) -> list[str]:
+        """Sandbox bugs met while handling requests, each answered as a 500 (should always be empty)."""
+        return list(self.app.internal_errors)
 
     def contact_id(self, email: str) -> str | None:
         with self.state.lock:
@@ -292,6 +301,7 @@ class HubSpotSandbox:
         with self.app._log_lock:
             self.app.requests.clear()
         self.app.spec_violations.clear()
+        self.app.internal_errors.clear()
         self.limiter.reset()
         if self.search_limiter is not None:
             self.search_limiter.reset()

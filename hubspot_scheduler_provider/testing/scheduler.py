@@ -2,25 +2,34 @@
 
 Units, as the specs document them (and as this sandbox therefore speaks them):
 
-* booking request ``duration`` and booking response ``duration``: milliseconds in v3 and 2026-09,
-  MINUTES in 2026-03 (converted with ``api_versions.duration_from_wire``/``duration_to_wire``);
+* booking request ``duration`` and booking response ``duration``: the unit of
+  ``api_versions.API_VERSIONS`` (milliseconds in every version, 2026-03 included although its file
+  says minutes), converted with ``api_versions.duration_from_wire``/``duration_to_wire``;
 * ``customParams.durations``, ``customParams.meetingBufferTime`` and ``meetingDurationMillis``:
   milliseconds in every version (2026-03 says so explicitly);
 * ``linkAvailabilityByDuration`` keys: the duration in milliseconds as a string (the spec names no unit;
   the values' ``meetingDurationMillis`` is milliseconds), in every version;
 * ``customParams.availability``: weekday name -> minute offsets from local midnight (540 = 09:00).
+
+Where the specs are silent (see ``testing.formats`` for date-times, zones and integers):
+
+* ``monthOffset`` may move the month anywhere from January 1970 to December 9998 (epoch milliseconds
+  stay non-negative and the following month exists); beyond: 400, not a crash.
+* ``limit`` of the link list must be at least 1; larger than the page count simply returns all.
+* The v3 meeting-link PATCH sets (or, with an empty or absent ``paymentLinkId``, removes) the page's
+  payment link; the sandbox portal's payment links are not modelled, so any id up to 100 characters
+  is taken. Only v3 has the operation: on other versions the path is 404, as in their specs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hubspot_scheduler_provider.api_versions import duration_from_wire, duration_to_wire, get_api_version
-from hubspot_scheduler_provider.testing import api_errors
+from hubspot_scheduler_provider.testing import api_errors, formats
 from hubspot_scheduler_provider.testing.availability import (
     available_slots,
     bookable_window,
@@ -28,7 +37,6 @@ from hubspot_scheduler_provider.testing.availability import (
     from_ms,
     is_offered_start,
     month_window,
-    to_ms,
 )
 from hubspot_scheduler_provider.testing.pages import INCREMENT_NAMES, WEEKDAY_NAMES
 
@@ -56,23 +64,15 @@ def iso_utc(millis: int) -> str:
     return from_ms(millis).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _zone(name: str, field: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise api_errors.validation_error(
-            f"{field}: '{name}' is not a valid time zone id",
-            errors=[
-                {"message": f"'{name}' is not a valid time zone id", "in": field, "code": "INVALID_TIMEZONE"}
-            ],
-        ) from None
-    return name
+_MAX_PAYMENT_LINK_ID = 100
+#: Months ``monthOffset`` may reach, as ``year * 12 + month - 1`` (January 1970 to December 9998).
+_MONTH_RANGE = (1970 * 12, 9998 * 12 + 11)
 
 
 def _link_metadata(page: MeetingPage) -> dict[str, Any]:
-    return {
+    metadata = {
         "createdAt": page.created_at,
-        "updatedAt": page.created_at,
+        "updatedAt": page.updated_at or page.created_at,
         "defaultLink": page.link_type == "PERSONAL_LINK",
         "id": page.link_id,
         "link": f"https://meetings.hubspot.com/{page.slug}",
@@ -82,6 +82,34 @@ def _link_metadata(page: MeetingPage) -> dict[str, Any]:
         "type": page.link_type,
         "userIdsOfLinkMembers": [host.user_id for host in page.hosts],
     }
+    if page.payment_link_id:
+        metadata["paymentLinkId"] = page.payment_link_id
+    return metadata
+
+
+def update_link(call: Call) -> dict[str, Any]:
+    """v3 ``PATCH /meeting-links/{meetingLinkSlug}``: set or remove the page's payment link."""
+    page = call.state.page(call.path["meetingLinkSlug"])
+    payment_link_id = call.body.get("paymentLinkId") or None
+    if payment_link_id is not None and len(payment_link_id) > _MAX_PAYMENT_LINK_ID:
+        raise api_errors.validation_error(f"paymentLinkId: longer than {_MAX_PAYMENT_LINK_ID} characters")
+    updated = dataclasses.replace(
+        page, payment_link_id=payment_link_id, updated_at=iso_utc(call.state.now_ms())
+    )
+    call.state.update_page(updated)
+    return _link_metadata(updated)
+
+
+def _month(call: Call, zone: str, month_offset: int) -> tuple[int, int]:
+    """``month_window`` for a validated offset: a 400 naming ``monthOffset`` when out of range."""
+    local_now = from_ms(call.state.now_ms())
+    month_index = local_now.year * 12 + local_now.month - 1 + month_offset
+    if not _MONTH_RANGE[0] <= month_index <= _MONTH_RANGE[1]:
+        raise api_errors.validation_error(
+            f"monthOffset: {month_offset} leaves the supported months (January 1970 to December 9998)",
+            errors=[{"message": "out of range", "in": "monthOffset", "code": "OUT_OF_RANGE"}],
+        )
+    return month_window(call.state.now_ms(), zone, month_offset)
 
 
 def list_links(call: Call) -> dict[str, Any]:
@@ -95,7 +123,7 @@ def list_links(call: Call) -> dict[str, Any]:
         and call.query.get("type") in (None, page.link_type)
         and call.query.get("organizerUserId") in (None, page.organizer.user_id)
     ]
-    limit = call.query.get("limit") or _DEFAULT_LIST_LIMIT
+    limit = call.query.get("limit", _DEFAULT_LIST_LIMIT)
     if limit < 1:
         raise api_errors.validation_error("limit: must be at least 1")
     after = call.query.get("after") or "0"
@@ -208,8 +236,9 @@ def _custom_params(page: MeetingPage) -> dict[str, Any]:
 
 
 def booking_info(call: Call) -> dict[str, Any]:
+    zone = formats.zone(call.query["timezone"], "timezone")
     page = call.state.page(call.path["slug"])
-    start_ms, end_ms = month_window(call.state.now_ms(), _zone(call.query["timezone"], "timezone"), 0)
+    start_ms, end_ms = _month(call, zone, 0)
     return {
         "allUsersBusyTimes": _busy_times(call, page, start_ms, end_ms),
         "brandingMetadata": {
@@ -227,26 +256,13 @@ def booking_info(call: Call) -> dict[str, Any]:
 
 
 def availability(call: Call) -> dict[str, Any]:
+    zone = formats.zone(call.query["timezone"], "timezone")
     page = call.state.page(call.path["slug"])
-    zone = _zone(call.query["timezone"], "timezone")
-    start_ms, end_ms = month_window(call.state.now_ms(), zone, call.query.get("monthOffset") or 0)
+    start_ms, end_ms = _month(call, zone, call.query.get("monthOffset") or 0)
     return {
         "allUsersBusyTimes": _busy_times(call, page, start_ms, end_ms),
         "linkAvailability": _link_availability(call, page, start_ms, end_ms),
     }
-
-
-def _parse_start_time(raw: str) -> int:
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise api_errors.validation_error(
-            f"startTime: '{raw}' is not an ISO 8601 date-time with an offset",
-            sub_category=api_errors.START_TIME_NOT_VALID,
-        )
-    return to_ms(moment)
 
 
 def _check_form(page: MeetingPage, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -307,8 +323,8 @@ def book(call: Call) -> dict[str, Any]:
             f"The meeting duration {body['duration']} is not valid for this page; offered: {offered}.",
             sub_category=api_errors.DURATION_NOT_VALID,
         )
-    start_ms = _parse_start_time(body["startTime"])
-    booking_zone = _zone(body.get("timezone") or page.timezone, "timezone")
+    start_ms = formats.instant(body["startTime"], "startTime", sub_category=api_errors.START_TIME_NOT_VALID)
+    booking_zone = formats.zone(body.get("timezone") or page.timezone, "timezone")
     form_fields = _check_form(page, body)
     _check_consent(page, body)
     state = call.state
@@ -365,37 +381,4 @@ def book(call: Call) -> dict[str, Any]:
                     "crmMeetingId": reservation.crm_meeting_id,
                 }
             )
-        return answer
-
-
-def calendar(call: Call) -> dict[str, Any]:
-    properties = dict(call.body["properties"])
-    state = call.state
-    with state.lock:
-        now = state.now_ms()
-        start_ms = _parse_start_time(properties["hs_meeting_start_time"])
-        end_ms = _parse_start_time(properties["hs_meeting_end_time"])
-        contact_ids = [assoc["to"]["id"] for assoc in call.body["associations"]]
-        meeting = state.crm.add_meeting(
-            contact_id=contact_ids[0] if contact_ids else "",
-            start_ms=start_ms,
-            end_ms=end_ms,
-            title=properties["hs_meeting_title"],
-            owner_id=properties["hubspot_owner_id"],
-            external_url="",
-            now_ms=now,
-        )
-        meeting.associations["contacts"] = contact_ids
-        answer = {
-            "id": meeting.id,
-            "createdAt": iso_utc(now),
-            "lastUpdatedAt": iso_utc(now),
-            "properties": {
-                **properties,
-                "hs_engagement_source": "MEETINGS",
-                "hs_engagement_source_id": "",
-                "hs_unique_id": f"sandbox-calendar-{meeting.id}",
-            },
-        }
-        state.calendar_meetings.append({**answer, "organizerUserId": call.query["organizerUserId"]})
         return answer

@@ -9,8 +9,10 @@ Notes on what the specs actually use:
 
 * ``$ref`` only to ``#/components/schemas/...``: a validator is built on ``{"$ref": ..., "components": ...}``
   so references resolve inside the same document. No ``nullable`` occurs in the specs.
-* ``format`` is annotation only (not asserted): the scheduler specs declare epoch-millisecond fields as
-  ``int32`` although such values do not fit 32 bits, so asserting formats would reject HubSpot's own data.
+* ``format`` is asserted, both ways (requests and answers): ``date-time``, ``int32``/``int64`` and
+  ``uuid`` with the rules of ``testing.formats``. Where a spec file's format contradicts HubSpot's own
+  data (2026-09 declares epoch milliseconds as ``int32``), ``testing.deviations.SPEC_CORRECTIONS``
+  corrects the document once, at load.
 * Validators are compiled lazily, once per (spec, schema) and cached; importing this module is cheap.
 """
 
@@ -24,6 +26,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from hubspot_scheduler_provider.testing.deviations import corrected
+from hubspot_scheduler_provider.testing.formats import format_checker, in_range, query_integer
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 
@@ -43,6 +48,7 @@ _SCHEDULER_OPERATIONS = {
     ("GET", "/meetings/meeting-links/book/availability-page/{slug}"): "availability",
     ("POST", "/meetings/meeting-links/book"): "book",
     ("POST", "/meetings/calendar"): "calendar",
+    ("PATCH", "/meetings/meeting-links/{meetingLinkSlug}"): "update_link",
 }
 #: (spec file, method, spec path) -> handler name, for the other specs.
 _OTHER_OPERATIONS = {
@@ -67,7 +73,7 @@ class SpecFile:
     def document(self) -> dict[str, Any]:
         with (SPEC_DIR / self.name).open(encoding="utf-8") as handle:
             loaded: dict[str, Any] = json.load(handle)
-        return loaded
+        return corrected(self.name, loaded)
 
     def validator(self, schema: dict[str, Any]) -> Any:
         """A compiled validator for ``schema`` (a ``$ref`` or inline schema of this document)."""
@@ -78,7 +84,7 @@ class SpecFile:
                 from jsonschema import Draft4Validator  # imported late: only needed once serving
 
                 root = {**schema, "components": self.document.get("components", {})}
-                compiled = self._validators[key] = Draft4Validator(root)
+                compiled = self._validators[key] = Draft4Validator(root, format_checker=format_checker())
             return compiled
 
     def schema_errors(self, schema: dict[str, Any], instance: Any) -> list[dict[str, str]]:
@@ -191,6 +197,8 @@ class SpecCatalog:
         for version, file_name in SCHEDULER_SPECS.items():
             for (method, suffix), handler in _SCHEDULER_OPERATIONS.items():
                 template = f"/scheduler/{version}{suffix}"
+                if method.lower() not in self.files[file_name].document["paths"].get(template, {}):
+                    continue  # e.g. the meeting-link PATCH, which only v3 has
                 built.append(_build_operation(self.files[file_name], method, template, handler, version))
         for (file_name, method, template), handler in _OTHER_OPERATIONS.items():
             built.append(_build_operation(self.files[file_name], method, template, handler, None))
@@ -217,16 +225,24 @@ class SpecCatalog:
         )
 
     def route(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
-        """The operation serving ``method raw_path`` and its decoded path parameters."""
+        """The operation serving ``method raw_path`` and its decoded path parameters. The most literal
+        matching path wins, as in the specs (``.../meeting-links/book`` is not the slug ``book``)."""
+        template = self._template_of(raw_path)
         for operation in self.operations:
-            if operation.method == method:
+            if operation.template == template and operation.method == method:
                 params = operation.match(raw_path)
                 if params is not None:
                     return operation, params
         return None
 
-    def path_exists(self, raw_path: str) -> bool:
-        return any(op.match(raw_path) is not None for op in self.operations)
+    def methods_of(self, raw_path: str) -> list[str]:
+        """The methods served on ``raw_path`` (empty: no such path), for a 405's ``Allow`` header."""
+        template = self._template_of(raw_path)
+        return sorted({op.method for op in self.operations if op.template == template})
+
+    def _template_of(self, raw_path: str) -> str | None:
+        # ``operations`` is sorted most literal first.
+        return next((op.template for op in self.operations if op.match(raw_path) is not None), None)
 
 
 _CATALOG: SpecCatalog | None = None
@@ -263,20 +279,30 @@ def coerce_query(
         text = raw[0]
         kind = param.schema.get("type")
         if kind == "integer":
-            try:
-                values[param.name] = int(text)
-            except ValueError:
+            number = query_integer(text)
+            if number is None or not in_range(number, param.schema.get("format", "int64")):
                 problems.append(
                     {
-                        "message": f"{param.name}: {text!r} is not an integer",
+                        "message": f"{param.name}: {text[:40]!r} is not an integer "
+                        f"({param.schema.get('format', 'int64')})",
                         "in": param.name,
                         "code": "INVALID_INTEGER",
                     }
                 )
                 continue
+            values[param.name] = number
         elif kind == "array":
             values[param.name] = [item for chunk in raw for item in chunk.split(",") if item]
         elif kind == "boolean":
+            if text.lower() not in ("true", "false"):
+                problems.append(
+                    {
+                        "message": f"{param.name}: must be true or false",
+                        "in": param.name,
+                        "code": "INVALID_BOOLEAN",
+                    }
+                )
+                continue
             values[param.name] = text.lower() == "true"
         else:
             values[param.name] = text
@@ -284,7 +310,7 @@ def coerce_query(
         if allowed and values[param.name] not in allowed:
             problems.append(
                 {
-                    "message": f"{param.name}: {text!r} is not one of {', '.join(allowed)}",
+                    "message": f"{param.name}: {text[:40]!r} is not one of {', '.join(allowed)}",
                     "in": param.name,
                     "code": "INVALID_ENUM",
                 }

@@ -29,6 +29,15 @@ from hubspot_scheduler_provider.testing.pages import SEEDED_BUSY_RULES, Host, Me
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+#: Outcomes that free the time a meeting held, as cancelling or moving it in HubSpot does.
+FREEING_OUTCOMES = frozenset({"CANCELED", "RESCHEDULED"})
+
+
+def calendar_busy_source(crm_meeting_id: str) -> str:
+    """The busy-index source of a calendar meeting (bookings use their calendar event id)."""
+    return f"calendar-meeting-{crm_meeting_id}"
+
+
 #: How far around "now" (at reset) the recurring seeded busy times are laid out.
 _SEED_BEFORE_MS = WEEK_MS
 _SEED_AFTER_MS = 26 * WEEK_MS
@@ -68,6 +77,7 @@ class SandboxState:
             self.calendar_meetings = []
             self.crm = CrmStore(index_lag_seconds=self.crm.index_lag_seconds)  # a setting, kept
             self._next_event = 1
+            self.crm.seed_contacts(self.now_ms())
             self._seed_busy_times()
 
     def _seed_busy_times(self) -> None:
@@ -111,13 +121,28 @@ class SandboxState:
         self.add_busy_time(slug, from_ms(start - DAY_MS), from_ms(end + DAY_MS))
 
     def set_meeting_outcome(self, crm_meeting_id: str, outcome: str) -> None:
-        """Set a CRM meeting's ``hs_meeting_outcome``; ``CANCELED``/``RESCHEDULED`` free its slot."""
+        """Set a CRM meeting's ``hs_meeting_outcome``; ``CANCELED``/``RESCHEDULED`` free its slot (a
+        booking's host's, or a calendar meeting's organizer's)."""
         with self.lock:
             self.crm.set_meeting_outcome(crm_meeting_id, outcome, self.now_ms())
-            if outcome in ("CANCELED", "RESCHEDULED"):
+            if outcome in FREEING_OUTCOMES:
                 for booking in self.bookings:
                     if booking["crmMeetingId"] == crm_meeting_id:
                         self.busy.remove(booking["hostUserId"], booking["calendarEventId"])
+                for meeting in self.calendar_meetings:
+                    if meeting["id"] == crm_meeting_id:
+                        self.busy.remove(meeting["organizerUserId"], calendar_busy_source(crm_meeting_id))
+
+    def user(self, user_id: str) -> Host | None:
+        """The portal user ``user_id``: a host of some page (the users the sandbox knows)."""
+        with self.lock:
+            return next(
+                (host for page in self.pages.values() for host in page.hosts if host.user_id == user_id), None
+            )
+
+    def update_page(self, page: MeetingPage) -> None:
+        with self.lock:
+            self.pages[page.slug] = page
 
     def reserve(
         self,
@@ -138,12 +163,13 @@ class SandboxState:
         self.busy.add(host.user_id, BusyInterval(start_ms, end_ms, event_id))
         now = self.now_ms()
         contact = self.crm.upsert_contact(email, first_name, last_name, now)
-        meeting = self.crm.add_meeting(
+        meeting = self.crm.add_booked_meeting(
             contact_id=contact.id,
             start_ms=start_ms,
             end_ms=end_ms,
             title=f"{page.name} ({first_name} {last_name})",
-            owner_id=host.user_id,
+            owner_id=host.crm_owner_id,
+            link_id=page.link_id,
             external_url=f"https://calendar.sandbox.example/events/{event_id}",
             now_ms=now,
         )

@@ -145,8 +145,8 @@ def test_book_meeting_in_every_api_version(hubspot_sandbox: HubSpotSandbox, vers
 
     [booked] = hubspot_sandbox.bookings
     sent = booked["request"]
-    # On the wire: the version's unit (minutes for 2026-03) and the three required arrays.
-    assert sent["duration"] == (duration_ms // 60_000 if version == "2026-03" else duration_ms)
+    # On the wire: milliseconds in every version (2026-03 included) and the three required arrays.
+    assert sent["duration"] == duration_ms
     assert (
         sent["formFields"] == []
         and sent["legalConsentResponses"] == []
@@ -212,14 +212,12 @@ def test_offline_host_answer_is_returned_not_raised(hubspot_sandbox: HubSpotSand
     assert hubspot_sandbox.bookings == []
 
 
-def test_duration_not_in_whole_minutes_fails_before_sending_in_2026_03(
-    hubspot_sandbox: HubSpotSandbox,
-) -> None:
+def test_2026_03_sends_milliseconds_not_minutes(hubspot_sandbox: HubSpotSandbox) -> None:
     hook = HubSpotSchedulerHook(api_version="2026-03")
-    booking = make_booking("alice-smith", datetime(2030, 1, 7, 15, tzinfo=timezone.utc), 90_500)
-    with pytest.raises(BookingInputError, match=r"^duration: 90500 ms is not a whole number of minutes"):
-        hook.book_meeting(booking)
-    assert hubspot_sandbox.requests == []
+    [(start, duration_ms)] = open_slots(hook, "alice-smith")
+    hook.book_meeting(make_booking("alice-smith", start, duration_ms))
+    [booked] = hubspot_sandbox.bookings
+    assert booked["request"]["duration"] == duration_ms == booked["duration"]
 
 
 def test_create_calendar_meeting(hubspot_sandbox: HubSpotSandbox) -> None:
@@ -238,12 +236,12 @@ def test_create_calendar_meeting(hubspot_sandbox: HubSpotSandbox) -> None:
             },
         }
     )
-    answer = HubSpotSchedulerHook().create_calendar_meeting("2001", request)
+    answer = HubSpotSchedulerHook().create_calendar_meeting("1001", request)
     meeting = CalendarMeeting.model_validate(answer)
     assert meeting.properties.hs_meeting_title == "Quarterly review"
     post = hubspot_sandbox.requests[-1]
     assert post.path == "/scheduler/2026-09/meetings/calendar"
-    assert post.query == {"organizerUserId": ["2001"]}
+    assert post.query == {"organizerUserId": ["1001"]}
     assert post.body["properties"]["hs_meeting_start_time"] == "2030-01-07T14:00:00Z"
 
 

@@ -253,7 +253,7 @@ def test_xcom_is_hubspots_answer_exactly_with_new_keys_kept_and_missing_keys_abs
     assert "webConferenceUrl" not in xcom_value(dag_run, "book")
 
 
-def test_api_2026_03_speaks_minutes_on_the_wire_and_ms_in_xcom(hubspot_sandbox_factory, airflow_db):
+def test_api_2026_03_speaks_milliseconds_on_the_wire_and_in_xcom(hubspot_sandbox_factory, airflow_db):
     from tests.operators.conftest import SANDBOX_NOW
 
     sandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, conn_extra={"api_version": "2026-03"})
@@ -263,7 +263,7 @@ def test_api_2026_03_speaks_minutes_on_the_wire_and_ms_in_xcom(hubspot_sandbox_f
     dag_run = run_dag(dag)
 
     assert dag_run.state == "success"
-    assert booking_requests(sandbox) == [{**BOOKER_WIRE, "duration": 30}]
+    assert booking_requests(sandbox) == [{**BOOKER_WIRE, "duration": 1800000}]
     assert sandbox.requests[0].path == "/scheduler/2026-03/meetings/meeting-links/book"
     assert xcom_value(dag_run, "book")["duration"] == 1800000
 

@@ -73,6 +73,29 @@ def booking_body(
     }
 
 
+def calendar_request(**properties: Any) -> dict[str, Any]:
+    """A valid calendar meeting request (organizer 1001, existing contact 42); ``properties`` override."""
+    return {
+        "associations": [
+            {
+                "to": {"id": "42"},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}],
+            }
+        ],
+        "emailReminderSchedule": {"reminders": [], "shouldIncludeInviteDescription": False},
+        "timezone": "America/New_York",
+        "properties": {
+            "hs_meeting_title": "Kick-off",
+            "hs_meeting_start_time": "2026-03-10T14:00:00Z",
+            "hs_meeting_end_time": "2026-03-10T14:30:00Z",
+            "hs_timestamp": "2026-03-10T14:00:00Z",
+            "hs_meeting_outcome": "SCHEDULED",
+            "hubspot_owner_id": "501",
+            **properties,
+        },
+    }
+
+
 @pytest.fixture
 def sandbox() -> Iterator[HubSpotSandbox]:
     with HubSpotSandbox(now=MARCH_NOW) as running:

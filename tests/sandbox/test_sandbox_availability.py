@@ -173,7 +173,7 @@ def test_booking_every_slot_of_a_day_exhausts_it(api, sandbox):
             break
         start = int(datetime.combine(day, todays[0], tzinfo=NEW_YORK).timestamp() * 1000)
         answer = api.post(
-            url, json=booking_body("alice-smith", start, 60, email=f"guest{booked}@example.com")
+            url, json=booking_body("alice-smith", start, HOUR, email=f"guest{booked}@example.com")
         )
         assert answer.status_code == 200, answer.text
         booked += 1
