@@ -196,9 +196,10 @@ class BookingInputError(AirflowFailException, ValueError):
 #: the CRM's ``/contacts/{email}?idProperty=email``. A match may start only where a run of local-part
 #: characters starts (the look-behind): tried from every character of a long run without "@", the
 #: pattern took quadratic time (32k characters: 22 s); from run starts only, each run is scanned once.
+#: The domain is at most 253 characters (RFC 1035), which bounds the backtracking after each "@".
 _LOCAL_CHARS = "A-Za-z0-9._%+-"
 _EMAIL = re.compile(
-    rf"(?<![{_LOCAL_CHARS}])([{_LOCAL_CHARS}])[{_LOCAL_CHARS}]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{{2,}})",
+    rf"(?<![{_LOCAL_CHARS}])([{_LOCAL_CHARS}])[{_LOCAL_CHARS}]*(?:@|%40)([A-Za-z0-9.-]{{1,253}}\.[A-Za-z]{{2,}})",
     re.IGNORECASE,
 )
 

@@ -12,8 +12,7 @@ import gzip
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -22,6 +21,9 @@ from hypothesis import strategies as st
 from hubspot_scheduler_provider.errors import HubSpotError
 from tests.hostile_answers.conftest import ENDPOINTS, a_booking, make_hook
 from tests.hostile_answers.servers import HostileServer, raw_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 READS = [
     "list_meeting_links",
