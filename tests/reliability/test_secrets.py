@@ -241,12 +241,16 @@ import json
 import os
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
-from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.common.compat.sdk import DAG, BaseOperator
 
 from hubspot_scheduler_provider.errors import HubSpotError
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
+
+
+class ReadAndReport(BaseOperator):
+    def execute(self, context):
+        read_and_report(context["ti"])
 
 
 def read_and_report(ti):
@@ -279,7 +283,7 @@ with DAG("secrets_echo_subprocess", schedule=None, start_date=pendulum.datetime(
         payload={"slug": "alice-smith", "email": "ada@example.com", "firstName": "Ada", "lastName": "L",
                  "startTime": "2026-12-02T14:00:00Z", "duration": 1800000},
     )
-    PythonOperator(task_id="read_and_report", python_callable=read_and_report)
+    ReadAndReport(task_id="read_and_report")
 '''
 
 
@@ -364,6 +368,7 @@ def test_echoed_secrets_never_leave_a_task_run_where_airflows_masker_runs(airflo
         server.close()
 
     task_output = "\n".join(outputs.values())
+    assert (tmp_path / "stored.json").exists(), task_output[-4000:]
     haystacks = {
         "task output (logs, exception texts)": task_output,
         "log files": log_files(),
