@@ -13,6 +13,9 @@ from hubspot_scheduler_provider.api_versions import API_VERSIONS, DEFAULT_API_VE
 
 DEFAULT_HOST = "https://api.hubapi.com"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: Cap on one answer's body: HubSpot's largest answers (a booking page with a month of slots, a page
+#: of 100 meeting links) are well under 1 MB.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 #: Extra fields of the connection: name -> (label, JSON schema, description).
 CONN_FIELDS: dict[str, dict[str, Any]] = {
@@ -24,7 +27,17 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT_SECONDS, "minimum": 1},
-        "description": "Per-request connect and read timeout.",
+        "description": "Deadline of each request: connecting plus reading the whole answer.",
+    },
+    "max_response_bytes": {
+        "label": "Max answer size (bytes)",
+        "schema": {
+            "type": ["integer", "null"],
+            "default": DEFAULT_MAX_RESPONSE_BYTES,
+            "minimum": 1024,
+            "maximum": 1024**3,
+        },
+        "description": "Longest answer body read (after decompression); a larger one fails the request.",
     },
     "portal_id": {
         "label": "Portal (hub) ID",

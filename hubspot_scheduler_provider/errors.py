@@ -3,8 +3,10 @@
 HubSpot answers errors with ``{status, message, correlationId, category, subCategory, errors[], context}``
 (429s use ``errorType``/``policyName`` instead). :func:`error_from_response` turns any answer, even one
 that is not HubSpot's shape, into one of the classes below. Every message carries status, category,
-subCategory and correlationId, the four things HubSpot support asks for, and never the token or a
-whole response body (bodies may hold personal data).
+subCategory and correlationId, the four things HubSpot support asks for, and never a whole response
+body (bodies may hold personal data). Messages are scrubbed at construction: emails masked
+(:func:`mask_emails`) and every secret the hook registered redacted (``redaction.redact``), so no
+exception text, log line or XCom value built from one can carry a token, even one HubSpot echoed.
 
 This module stays light (no pydantic, no requests): operator modules import it at DAG-parse time.
 """
@@ -17,6 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from hubspot_scheduler_provider.answer_json import UnreadableJson, loads_answer
+from hubspot_scheduler_provider.redaction import redact
 
 #: Longest excerpt quoted from a response body that is not HubSpot's JSON error shape.
 MAX_QUOTED_BODY_CHARS = 200
@@ -40,18 +45,22 @@ class HubSpotError(AirflowException):
         errors: list[dict[str, Any]] | None = None,
         context: dict[str, Any] | None = None,
         outcome_unknown: bool = False,
+        retry_after_seconds: float | None = None,
     ) -> None:
-        # Masked once here, so no message (HubSpot's text, a request path) can carry an email.
-        self.message = mask_emails(message)
+        # Scrubbed once here, so no message (HubSpot's text, a request path, an echoed header) can carry
+        # an email or a secret; _render redacts again for secrets registered after construction.
+        self.message = redact(mask_emails(message))
         self.status = status
-        self.category = category
-        self.sub_category = sub_category
-        self.correlation_id = correlation_id
-        self.errors = errors or []
-        self.context = context or {}
+        self.category = _scrubbed_text(category)
+        self.sub_category = _scrubbed_text(sub_category)
+        self.correlation_id = _scrubbed_text(correlation_id)
+        self.errors: list[dict[str, Any]] = _scrubbed_json(errors or [])
+        self.context: dict[str, Any] = _scrubbed_json(context or {})
         #: True when a write may or may not have been applied (timeout, 5xx or dropped connection after
         #: sending): the caller must check HubSpot before trying again, or risk a double booking.
         self.outcome_unknown = outcome_unknown
+        #: Seconds HubSpot asked to wait before asking again (``Retry-After``), when it said.
+        self.retry_after_seconds = retry_after_seconds
         super().__init__(self._render())
 
     def _details(self) -> list[str]:
@@ -69,7 +78,7 @@ class HubSpotError(AirflowException):
                 " The request may or may not have been processed by HubSpot; check before retrying "
                 "(a blind retry can create a duplicate)."
             )
-        return text
+        return redact(text)
 
     def __str__(self) -> str:
         return self._render()
@@ -78,6 +87,19 @@ class HubSpotError(AirflowException):
         # Keyword-only arguments do not survive the default pickling of exceptions (multiprocessing,
         # some executors), so rebuild from the instance state instead of re-calling __init__.
         return (_rebuild_error, (type(self), dict(self.__dict__)))
+
+
+def _scrubbed_text(value: str | None) -> str | None:
+    return None if value is None else redact(mask_emails(str(value)))
+
+
+def _scrubbed_json(value: Any) -> Any:
+    """``errors``/``context`` from HubSpot's body, with secrets and emails scrubbed in every string (a
+    round trip through JSON text: :func:`redact` knows the JSON-escaped forms)."""
+    try:
+        return json.loads(redact(mask_emails(json.dumps(value, default=str))))
+    except (ValueError, TypeError, RecursionError):
+        return type(value)()
 
 
 def _rebuild_error(cls: type[HubSpotError], state: dict[str, Any]) -> HubSpotError:
@@ -110,16 +132,8 @@ class HubSpotValidationError(HubSpotError):
 class HubSpotRateLimitError(HubSpotError):
     """429 that the hook did not (or could no longer) wait out."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        policy_name: str | None = None,
-        retry_after_seconds: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.policy_name = policy_name
-        self.retry_after_seconds = retry_after_seconds
+    def __init__(self, message: str, *, policy_name: str | None = None, **kwargs: Any) -> None:
+        self.policy_name = _scrubbed_text(policy_name)
         super().__init__(message, **kwargs)
 
     def _details(self) -> list[str]:
@@ -143,13 +157,23 @@ class HubSpotConnectionError(HubSpotError):
     """HubSpot could not be reached, or did not answer in time."""
 
 
+class HubSpotRedirectError(HubSpotError):
+    """HubSpot (or a proxy in front of it) answered 3xx. Redirects are never followed: a 307/308 would
+    re-send the body (an OAuth client secret, an invitee's details) and the token to another host. The
+    request was not processed; the message names the status and the target host, never its path."""
+
+    def __init__(self, message: str, *, target_host: str | None = None, **kwargs: Any) -> None:
+        self.target_host = target_host
+        super().__init__(message, **kwargs)
+
+
 class BookingOutcomeUnknownError(HubSpotError):
     """A booking may or may not exist in HubSpot, and the provider could not find out, so it did not
     send the booking again. The message says what to check. Retrying the task is safe: every repeated
     attempt checks HubSpot's CRM before booking."""
 
     def _render(self) -> str:
-        return f"{self.message} [{', '.join(self._details())}]"
+        return redact(f"{self.message} [{', '.join(self._details())}]")
 
 
 class BookingInputError(AirflowFailException, ValueError):
@@ -169,9 +193,14 @@ class BookingInputError(AirflowFailException, ValueError):
 
 
 #: An email address, also percent-encoded (``ada%40example.com``) as it appears in URL paths such as
-#: the CRM's ``/contacts/{email}?idProperty=email``.
+#: the CRM's ``/contacts/{email}?idProperty=email``. A match may start only where a run of local-part
+#: characters starts (the look-behind): tried from every character of a long run without "@", the
+#: pattern took quadratic time (32k characters: 22 s); from run starts only, each run is scanned once.
+#: The domain is at most 253 characters (RFC 1035), which bounds the backtracking after each "@".
+_LOCAL_CHARS = "A-Za-z0-9._%+-"
 _EMAIL = re.compile(
-    r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.IGNORECASE
+    rf"(?<![{_LOCAL_CHARS}])([{_LOCAL_CHARS}])[{_LOCAL_CHARS}]*(?:@|%40)([A-Za-z0-9.-]{{1,253}}\.[A-Za-z]{{2,}})",
+    re.IGNORECASE,
 )
 
 
@@ -183,8 +212,8 @@ def mask_emails(text: str) -> str:
 
 def quote_body(text: str, limit: int = MAX_QUOTED_BODY_CHARS) -> str:
     """A short, single-line excerpt of a body that is not HubSpot's error JSON (e.g. a proxy's HTML page)."""
-    # Only a bounded head is flattened and masked: the email pattern is quadratic on megabytes of text
-    # without an "@". The margin keeps an address that straddles the limit whole while it is masked.
+    # Only a bounded head is flattened and masked (no need to scan megabytes for a 200-character
+    # excerpt). The margin keeps an address that straddles the limit whole while it is masked.
     head_size = 2 * limit + _EMAIL_MARGIN_CHARS
     flat = mask_emails(" ".join(text[:head_size].split()))
     return flat if len(flat) <= limit and len(text) <= head_size else flat[:limit] + "..."
@@ -195,8 +224,8 @@ def _parse_body(body: bytes | str | None) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = loads_answer(text)
+    except UnreadableJson:
         return None, text
     return (parsed if isinstance(parsed, dict) else None), text
 
@@ -271,6 +300,7 @@ def error_from_response(
         "errors": errors,
         "context": context,
         "outcome_unknown": outcome_unknown,
+        "retry_after_seconds": retry_after_seconds,
     }
     if status == 401:
         return HubSpotAuthenticationError(
@@ -295,9 +325,7 @@ def error_from_response(
             else ""
         )
         rate_limit_class = HubSpotDailyLimitError if policy == "DAILY" else HubSpotRateLimitError
-        return rate_limit_class(
-            message + hint, policy_name=policy, retry_after_seconds=retry_after_seconds, **common
-        )
+        return rate_limit_class(message + hint, policy_name=policy, **common)
     if status >= 500:
         return HubSpotServerError(message, **common)
     if 400 <= status < 500:

@@ -1,4 +1,14 @@
-"""Client-side pacing: keep many threads' HubSpot requests under the account's rate limit.
+"""Pacing: the one home of how this provider keeps under HubSpot's rate limits.
+
+Three mechanisms, each for one kind of caller:
+
+* :class:`RateLimitState` remembers HubSpot's ``X-HubSpot-RateLimit-*`` headers;
+  ``pause_before_request()`` is the hook's (and the trigger's) wait when the account is nearly out;
+* :class:`SlidingWindowLimiter` paces a batch's threads exactly (:class:`PacedAdapter` mounts it);
+* :func:`new_search_limiter` is the CRM search pacer every transport holds (the search limit is
+  separate from, and far below, the general one).
+
+Client-side pacing keeps many threads' HubSpot requests under the account's rate limit.
 
 HubSpot counts requests per account in a rolling window (``X-HubSpot-RateLimit-Max`` requests per
 ``X-HubSpot-RateLimit-Interval-Milliseconds``, e.g. 190 per 10 s) and answers 429 beyond it. A 429 costs
@@ -42,6 +52,7 @@ import heapq
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
@@ -49,11 +60,9 @@ from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     import requests
-
-    from hubspot_scheduler_provider.hooks._rate_limit import RateLimitSnapshot
 
 #: HubSpot's smallest per-app limit (Free/Starter private apps: 100 requests per 10 s), used until the
 #: account's real limit is known from a response's headers.
@@ -62,6 +71,11 @@ FALLBACK_WINDOW_SECONDS = 10.0
 #: For :meth:`SlidingWindowLimiter.acquire`: extra fraction of the window a request counts, because it
 #: reaches HubSpot a little after ``acquire()`` returns, and not always after the same delay.
 DEFAULT_HEADROOM = 0.05
+#: Longest pause on a low ``Remaining``: HubSpot's longest rolling window is 10 s.
+MAX_PAUSE_SECONDS = 10.0
+#: HubSpot's CRM search limit (requests per window, per account), separate from the general limit.
+SEARCH_MAX_REQUESTS = 5
+SEARCH_WINDOW_SECONDS = 1.0
 
 
 def _check_limit(max_requests: Any, window_seconds: Any) -> tuple[int, float]:
@@ -186,3 +200,100 @@ class PacedAdapter(TCPKeepAliveAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         with self.limiter.slot():
             return super().send(request, *args, **kwargs)
+
+
+def new_search_limiter() -> SlidingWindowLimiter:
+    """A pacer at HubSpot's CRM search limit; ``.configure()`` changes it for all who share it."""
+    return SlidingWindowLimiter(SEARCH_MAX_REQUESTS, SEARCH_WINDOW_SECONDS)
+
+
+# --- what HubSpot last said about the rate limit -------------------------------------------------------
+
+_HEADERS = {
+    "max": "X-HubSpot-RateLimit-Max",
+    "remaining": "X-HubSpot-RateLimit-Remaining",
+    "interval_ms": "X-HubSpot-RateLimit-Interval-Milliseconds",
+    "daily": "X-HubSpot-RateLimit-Daily",
+    "daily_remaining": "X-HubSpot-RateLimit-Daily-Remaining",
+}
+
+
+@dataclass(frozen=True)
+class RateLimitSnapshot:
+    """The rate-limit headers of one response; ``None`` where HubSpot did not send the header."""
+
+    max: int | None = None
+    remaining: int | None = None
+    interval_ms: int | None = None
+    daily: int | None = None
+    daily_remaining: int | None = None
+    #: ``time.monotonic()`` when the response arrived.
+    observed_at: float | None = None
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class RateLimitState:
+    """Thread-safe holder of the newest :class:`RateLimitSnapshot`.
+
+    Only responses that carry rate-limit headers update it (HubSpot omits them on some answers,
+    e.g. from the OAuth endpoint); daily headers are kept from earlier answers when a response has
+    only the per-interval ones.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot = RateLimitSnapshot()
+
+    @property
+    def snapshot(self) -> RateLimitSnapshot:
+        with self._lock:
+            return self._snapshot
+
+    @property
+    def max(self) -> int | None:
+        return self.snapshot.max
+
+    @property
+    def remaining(self) -> int | None:
+        return self.snapshot.remaining
+
+    @property
+    def interval_ms(self) -> int | None:
+        return self.snapshot.interval_ms
+
+    def pause_before_request(self, reserve_fraction: float = 0.1) -> float:
+        """Seconds to wait before the next request so the account keeps a reserve of its rolling window.
+
+        ``Remaining`` counts every client of the account, so pacing on it spares other DAGs and apps
+        429s too. Below the reserve the wait grows to a whole interval at 0 remaining (by then every
+        request counted in that answer has left HubSpot's window), minus the time since that answer.
+        """
+        seen = self.snapshot
+        if seen.max is None or seen.remaining is None or seen.interval_ms is None or seen.observed_at is None:
+            return 0.0
+        reserve = max(1, int(seen.max * reserve_fraction))
+        if seen.remaining >= reserve:
+            return 0.0
+        share = (reserve - seen.remaining) / reserve
+        pause = share * seen.interval_ms / 1000 - (time.monotonic() - seen.observed_at)
+        # Headers are the server's word: a hostile interval must not park the caller for days.
+        return min(max(0.0, pause), MAX_PAUSE_SECONDS)
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        """Learn from a response's headers (``headers`` must be case-insensitive, like requests')."""
+        values = {field: _int_header(headers, header) for field, header in _HEADERS.items()}
+        if all(value is None for value in values.values()):
+            return
+        with self._lock:
+            kept = {k: v for k, v in values.items() if v is not None}
+            self._snapshot = replace(self._snapshot, **kept, observed_at=time.monotonic())
+
+    def __repr__(self) -> str:
+        return f"RateLimitState({self.snapshot})"

@@ -21,9 +21,26 @@ from hubspot_scheduler_provider.errors import (
 from hubspot_scheduler_provider.hooks._settings import OAuthCredentials
 
 TOKEN_PATH = "/oauth/v1/token"
+#: Longest token accepted from the token endpoint (HubSpot's are a few hundred characters). Only
+#: visible ASCII: a token goes into a header, where a line break would inject another header.
+MAX_TOKEN_CHARS = 4096
+#: Longest lifetime believed (HubSpot's is 30 minutes); a longer one is a day.
+_MAX_LIFETIME_SECONDS = 86_400
 
 #: Posts the form to the token endpoint and returns the JSON answer.
 TokenFetcher = Callable[[dict[str, str]], Mapping[str, Any]]
+
+
+def _is_token(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_TOKEN_CHARS
+        and all("!" <= char <= "~" for char in value)
+    )
+
+
+def _is_lifetime(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 class TokenSource(Protocol):
@@ -109,19 +126,24 @@ class OAuthTokenSource:
             ) from None
         access_token = answer.get("access_token")
         expires_in = answer.get("expires_in")
-        if not isinstance(access_token, str) or not access_token or not isinstance(expires_in, int):
+        if isinstance(access_token, str) and access_token:
+            self._mask(access_token)  # before any check can quote it
+        if not _is_token(access_token) or not _is_lifetime(expires_in):
             raise HubSpotResponseError(
-                f"HubSpot's answer to POST {TOKEN_PATH} has no access_token/expires_in", status=200
+                f"HubSpot's answer to POST {TOKEN_PATH} has no usable access_token/expires_in (a token "
+                f"is 1 to {MAX_TOKEN_CHARS} visible ASCII characters, a lifetime a positive whole number "
+                "of seconds)",
+                status=200,
             )
-        self._mask(access_token)
         rotated = answer.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != self._credentials.refresh_token:
+        if isinstance(rotated, str) and rotated:
             self._mask(rotated)
+        if isinstance(rotated, str) and _is_token(rotated) and rotated != self._credentials.refresh_token:
             self._credentials = OAuthCredentials(
                 self._credentials.client_id, self._credentials.client_secret, rotated
             )
-        self._token = access_token
-        self._expires_at = self._clock() + expires_in
+        self._token = str(access_token)
+        self._expires_at = self._clock() + min(int(expires_in), _MAX_LIFETIME_SECONDS)  # type: ignore[arg-type]
         self.refresh_count += 1
 
     def __repr__(self) -> str:

@@ -1,14 +1,11 @@
-"""When to retry a HubSpot request, and how long to wait first.
-
-A write is retried only when HubSpot cannot have processed it: HubSpot has no idempotency key, so
-replaying a booking after a timeout or 5xx can book the same meeting twice.
+"""What the wire says about retrying: whether a failed request certainly never left, and the wait an
+answer asks for. The rules that use them (what is retried, how long at most) live in ``retry_rules``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import requests
@@ -16,26 +13,6 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-#: Answers saying HubSpot did NOT process the request (423 Locked, 477 Migration in progress; HubSpot
-#: asks to retry after ``Retry-After``): safe to repeat even for a booking.
-NOT_PROCESSED_STATUSES = frozenset({423, 477})
-#: Statuses worth retrying for requests that are safe to repeat.
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504}) | NOT_PROCESSED_STATUSES
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    #: Retries after the first attempt.
-    max_retries: int = 5
-    #: First back-off after a 5xx or connection error; doubles each retry.
-    backoff_seconds: float = 1.0
-    #: No single wait is longer; when HubSpot asks for more (``Retry-After``) the error is raised instead.
-    max_wait_seconds: float = 60.0
-
-    def backoff(self, retry_number: int) -> float:
-        """Exponential back-off for the ``retry_number``-th retry (1-based), capped."""
-        return min(self.backoff_seconds * 2 ** (retry_number - 1), self.max_wait_seconds)
 
 
 def never_sent(error: requests.exceptions.RequestException) -> bool:

@@ -1,19 +1,30 @@
 """Read a ``hubspot`` Airflow connection into validated settings, once.
 
-Nothing here sends a request. Secrets are registered with Airflow's secrets masker as soon as they
-are read, so they are redacted from task logs even if some library logs them.
+Nothing here sends a request. Secrets are registered as soon as they are read, with the provider's
+own scrubber (``redaction``: every text the provider produces, whatever the secret's length) and with
+Airflow's secrets masker (task logs, even lines some library writes).
+
+A host that is not plainly ``[scheme://]hostname[:port][/path]`` (``http:evil.com``, spaces, a
+``user:pw@`` part, a query) is a ``HubSpotConfigError`` here, before anything is sent: never a URL
+that ``requests`` would read some other way, and never a retried connection failure.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hubspot_scheduler_provider.api_versions import ApiVersion, get_api_version
-from hubspot_scheduler_provider.connection_form import DEFAULT_HOST, DEFAULT_TIMEOUT_SECONDS
+from hubspot_scheduler_provider.connection_form import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from hubspot_scheduler_provider.errors import HubSpotConfigError
+from hubspot_scheduler_provider.redaction import forms_of, register_secret
 
 if TYPE_CHECKING:
     from airflow.models.connection import Connection
@@ -39,6 +50,8 @@ class HubSpotSettings:
     access_token: str | None
     oauth: OAuthCredentials | None
     portal_id: str | None
+    #: Cap on one answer's body (connection extra ``max_response_bytes``).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __repr__(self) -> str:
         return (
@@ -47,10 +60,23 @@ class HubSpotSettings:
         )
 
 
-def _mask(secret: str) -> None:
+#: Airflow's masker skips values shorter than this; the provider's own scrubber has no minimum.
+_AIRFLOW_MASKER_MIN_CHARS = 5
+#: One DNS label (letters, digits, hyphens; ASCII: write internationalised names in punycode).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_PATH = re.compile(r"(?:/[A-Za-z0-9._~-]+)*/?")
+
+
+def register_secret_everywhere(secret: str) -> None:
+    """Scrub ``secret`` from everything the provider emits, and have Airflow mask it (with its escaped
+    and encoded forms, which Airflow's masker does not derive itself) in task logs."""
     from airflow.providers.common.compat.sdk import mask_secret
 
-    mask_secret(secret)
+    register_secret(secret)
+    for form in sorted(forms_of(secret)):
+        if len(form) >= _AIRFLOW_MASKER_MIN_CHARS:
+            mask_secret(form)
 
 
 def is_loopback(hostname: str) -> bool:
@@ -62,26 +88,76 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def base_url_from(host: str | None, port: int | None, schema: str | None, conn_id: str) -> str:
-    """``https://api.hubapi.com`` unless the connection says otherwise; plain http only to loopback."""
+def _host_error(conn_id: str, host: str, problem: str) -> HubSpotConfigError:
+    shown = host if len(host) <= 100 else host[:100] + "..."
+    return HubSpotConfigError(
+        f"hubspot connection {conn_id!r}: host: {shown!r} {problem}; write it as {DEFAULT_HOST} or "
+        "[https://]hostname[:port]"
+    )
+
+
+def base_url_from(host: str | None, port: Any, schema: str | None, conn_id: str) -> str:
+    """``https://api.hubapi.com`` unless the connection says otherwise; plain http only to loopback.
+
+    Anything but ``[http(s)://]hostname-or-IP[:port][/path]`` is refused, naming what is wrong.
+    """
     host = (host or "").strip() or DEFAULT_HOST
+    if any(char.isspace() or not char.isprintable() or char == "\\" for char in host):
+        raise _host_error(conn_id, host, "contains spaces, control characters or a backslash")
     if "://" not in host:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:(?!\d+(?:/|$))", host):
+            raise _host_error(conn_id, host, "has a scheme without '//'")
         scheme = schema.lower() if schema and schema.lower() in ("http", "https") else "https"
         host = f"{scheme}://{host}"
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(host)
+        host_port = parts.port
+    except ValueError:
+        raise _host_error(conn_id, host, "has a port that is not a number from 1 to 65535") from None
+    if parts.scheme not in ("http", "https"):
+        raise _host_error(conn_id, host, "is not an http(s) URL")
+    if "@" in parts.netloc:
+        raise _host_error(conn_id, host, "contains a user:password@ part (the token goes in the password)")
+    if parts.query or parts.fragment or "?" in host or "#" in host:
+        raise _host_error(conn_id, host, "has a query string or fragment")
+    hostname = parts.hostname or ""
+    if not (_HOSTNAME.fullmatch(hostname) or _is_ip(hostname)):
+        raise _host_error(conn_id, host, "does not name a host")
+    if not _PATH.fullmatch(parts.path):
+        raise _host_error(conn_id, host, "has a path with characters other than letters, digits and ._~-")
+    if host_port == 0:
+        raise _host_error(conn_id, host, "has port 0")
+    if parts.scheme == "http" and not is_loopback(hostname):
         raise HubSpotConfigError(
-            f"hubspot connection {conn_id!r}: host: {host!r} is not an http(s) URL such as {DEFAULT_HOST}"
-        )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise HubSpotConfigError(
-            f"hubspot connection {conn_id!r}: host: plain http to {parts.hostname!r} would send the access "
+            f"hubspot connection {conn_id!r}: host: plain http to {hostname!r} would send the access "
             "token in clear text; use https (plain http is allowed only for loopback test servers)"
         )
     netloc = parts.netloc
-    if port and parts.port is None:
-        netloc = f"{netloc}:{port}"
+    if port not in (None, "") and host_port is None:
+        if isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536:
+            raise HubSpotConfigError(f"hubspot connection {conn_id!r}: port: {port!r} is not from 1 to 65535")
+        netloc = f"{netloc}:{int(port)}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _is_ip(hostname: str) -> bool:
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
+
+
+def _max_response_bytes(value: Any, conn_id: str) -> int:
+    if value is None or value == "":
+        return DEFAULT_MAX_RESPONSE_BYTES
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1024 <= int(text) <= 1024**3:
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: max_response_bytes: {value!r} is not a whole number of "
+            "bytes from 1024 to 1073741824"
+        )
+    return int(text)
 
 
 def _timeout(value: Any, conn_id: str) -> float:
@@ -115,9 +191,9 @@ def read_settings(
     oauth_values = {name: _text(extra.get(name)) for name in _OAUTH_FIELDS}
     for name in ("client_secret", "refresh_token"):
         if oauth_values[name]:
-            _mask(oauth_values[name])  # type: ignore[arg-type]
+            register_secret_everywhere(oauth_values[name])  # type: ignore[arg-type]
     if access_token:
-        _mask(access_token)
+        register_secret_everywhere(access_token)
     oauth: OAuthCredentials | None = None
     if any(oauth_values.values()):
         missing = [name for name, value in oauth_values.items() if not value]
@@ -143,4 +219,5 @@ def read_settings(
         access_token=access_token,
         oauth=oauth,
         portal_id=_text(extra.get("portal_id")),
+        max_response_bytes=_max_response_bytes(extra.get("max_response_bytes"), conn_id),
     )

@@ -1,46 +1,44 @@
-"""Sending one HubSpot request: bearer auth, one shared session, retries, errors, rate-limit learning.
+"""Sending one HubSpot request: bearer auth, one shared bounded session, retries, errors, pacing.
 
-Retry rules (HubSpot has no idempotency key, so a replayed write can double-book):
-
-* requests that are safe to repeat (``idempotent=True``: GETs) retry 429, 5xx, timeouts and connection
-  errors, waiting ``Retry-After``, else ``X-HubSpot-RateLimit-Interval-Milliseconds``, else an
-  exponential back-off;
-* writes retry only when HubSpot cannot have processed them: 429, and connection failures before the
-  request was sent. After a timeout, a dropped connection or a 5xx they raise with
-  ``outcome_unknown=True``;
-* 423 Locked and 477 Migration in progress mean HubSpot did not process the request: retried for
-  writes too, after ``Retry-After`` (never longer than ``RetryPolicy.max_wait_seconds``);
-* before each request, when the last answer's ``X-HubSpot-RateLimit-Remaining`` is low, wait
-  (``RateLimitState.pause_before_request``) instead of running into 429s, unless
-  ``pace_on_remaining`` is off (batches pace with ``pacing.SlidingWindowLimiter``, triggers wait in
-  ``asyncio.sleep``; see ``pacing``);
-* a ``DAILY`` 429 is never retried: the limit resets at midnight;
-* a 401 with an OAuth connection renews the access token once and repeats the request once (a 401 was
-  not processed, so this is safe for writes too).
+The session (``_wire.BoundedSession``) never follows a redirect, gives each request one total deadline
+and caps the body it reads. Here every failure becomes a :class:`HubSpotError`, and whether to retry is
+decided by ``retry_rules`` (the one home of those rules; its docstring has them). In short: HubSpot has
+no idempotency key, so a write (``idempotent=False``) is retried only when HubSpot cannot have
+processed it (429, 423, 477, a connection refused before sending); after a timeout, a dropped
+connection, a 5xx or an unreadable 2xx body it raises with ``outcome_unknown=True``. A 3xx raises
+:class:`HubSpotRedirectError` at once. Before each request, when the last answer's
+``X-HubSpot-RateLimit-Remaining`` is low, the transport waits (``pacing.RateLimitState``) unless
+``pace_on_remaining`` is off. A 401 with an OAuth connection renews the access token once and repeats
+the request once (a 401 was not processed, so this is safe for writes too).
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
 
+from hubspot_scheduler_provider.answer_json import UnreadableJson, loads_answer
 from hubspot_scheduler_provider.errors import (
     HubSpotConnectionError,
     HubSpotError,
+    HubSpotRedirectError,
     HubSpotResponseError,
     error_from_response,
     mask_emails,
     quote_body,
 )
-from hubspot_scheduler_provider.hooks._retry import (
-    NOT_PROCESSED_STATUSES,
-    RETRYABLE_STATUSES,
+from hubspot_scheduler_provider.hooks._retry import never_sent, retry_after_seconds
+from hubspot_scheduler_provider.hooks._wire import ResponseTooLarge
+from hubspot_scheduler_provider.pacing import new_search_limiter
+from hubspot_scheduler_provider.redaction import redact
+from hubspot_scheduler_provider.retry_rules import (
     RetryPolicy,
-    never_sent,
-    retry_after_seconds,
+    classify,
+    outcome_unknown_after,
+    wait_before_retry,
 )
 
 if TYPE_CHECKING:
@@ -48,11 +46,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from hubspot_scheduler_provider.hooks._oauth import TokenSource
-    from hubspot_scheduler_provider.hooks._rate_limit import RateLimitState
+    from hubspot_scheduler_provider.pacing import RateLimitState, SlidingWindowLimiter
 
 CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
-#: How long HubSpot holds the lock behind a 423 answer.
-LOCK_SECONDS = 2.0
+#: Bytes of an unreadable body decoded for its quoted excerpt.
+MAX_EXCERPT_BYTES = 400
+#: Longest correlation id (or redirect host) quoted; HubSpot's are 36-character UUIDs.
+_MAX_ID_CHARS = 100
 
 
 class BearerAuth(AuthBase):
@@ -67,7 +67,13 @@ class BearerAuth(AuthBase):
 
 
 def correlation_id(response: requests.Response) -> str | None:
-    return response.headers.get(CORRELATION_HEADER)
+    """HubSpot's correlation id of ``response``: bounded, printable and redacted (a hostile server
+    may put anything in a header, a secret included)."""
+    value = response.headers.get(CORRELATION_HEADER)
+    if value is None:
+        return None
+    text = "".join(char for char in value[:_MAX_ID_CHARS] if char.isprintable())
+    return redact(text) or None
 
 
 def _sent_token(response: requests.Response) -> str | None:
@@ -75,12 +81,20 @@ def _sent_token(response: requests.Response) -> str | None:
     return header[len("Bearer ") :] if isinstance(header, str) and header.startswith("Bearer ") else None
 
 
-def _policy_name(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
+def redirect_host(response: requests.Response, base_url: str) -> str | None:
+    """The host a 3xx answer points to (never its path or query string), or None if it names none."""
+    location = response.headers.get("Location")
+    if not location:
         return None
-    return body.get("policyName") if isinstance(body, dict) else None
+    try:
+        parts = urlsplit(location.strip())
+        host = parts.hostname if parts.netloc else urlsplit(base_url).hostname
+    except ValueError:
+        return "an unreadable location"
+    if not host:
+        return "an unreadable location"
+    host = host[:_MAX_ID_CHARS]
+    return host if all(char.isalnum() or char in ".-:[]_" for char in host) else "an unreadable location"
 
 
 def describe_failure(error: requests.exceptions.RequestException, timeout: float) -> str:
@@ -127,6 +141,9 @@ class HubSpotTransport:
         self.pace_on_remaining = pace_on_remaining
         self._sleep = sleep
         self.log = log
+        #: Paces CRM searches (a limit of their own, far below the general one); shared by every thread
+        #: using this transport (``hooks.crm.search_limiter_for``).
+        self.search_limiter: SlidingWindowLimiter = new_search_limiter()
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -154,7 +171,7 @@ class HubSpotTransport:
         check: bool = True,
         **request_kwargs: Any,
     ) -> requests.Response:
-        """Send with the retry rules of the module docstring; raise :class:`HubSpotError` on failure."""
+        """Send with the retry rules of ``retry_rules``; raise :class:`HubSpotError` on failure."""
         method = method.upper()
         url = self.url(path)
         # Masked once here: paths such as /crm/v3/objects/contacts/<email> reach logs and error text.
@@ -163,6 +180,8 @@ class HubSpotTransport:
         )
         retries_allowed = self.policy.max_retries if max_retries is None else max_retries
         seconds = self.timeout if timeout is None else timeout
+        request_kwargs.pop("allow_redirects", None)  # never followed, whatever the caller asks
+        request_kwargs.pop("stream", None)  # the session reads (and caps) the body within the deadline
         retries = 0
         renewed_token = False
         while True:
@@ -177,32 +196,29 @@ class HubSpotTransport:
                     headers=dict(headers or {}),
                     auth=BearerAuth(self.tokens) if authenticate else _NoAuth(),
                     timeout=seconds,
+                    allow_redirects=False,
                     **request_kwargs,
                 )
+            except ResponseTooLarge as error:
+                raise self._too_large(error, method, where, idempotent) from None
+            except requests.exceptions.ContentDecodingError as error:
+                raise self._unreadable(error, method, where, idempotent) from None
             except requests.exceptions.RequestException as error:
                 sent = not never_sent(error)
                 reason = describe_failure(error, seconds)
-                if retries < retries_allowed and (idempotent or not sent):
-                    retries += 1
-                    wait = self.policy.backoff(retries)
-                    self.log.warning(
-                        "HubSpot %s %s failed (%s); retry %d/%d in %.1f s",
-                        method,
-                        where,
-                        reason,
-                        retries,
-                        retries_allowed,
-                        wait,
-                    )
-                    self._sleep(wait)
-                    continue
-                raise HubSpotConnectionError(
+                failure: HubSpotError = HubSpotConnectionError(
                     f"Could not reach HubSpot at {self.base_url} ({method} {where}): {reason}",
-                    outcome_unknown=sent and not idempotent,
-                ) from None
+                    outcome_unknown=outcome_unknown_after(idempotent=idempotent, sent=sent),
+                )
+                if self._retry(failure, retries, retries_allowed, method, where, f"failed ({reason})"):
+                    retries += 1
+                    continue
+                raise failure from None
 
             self.rate_limit.update(response.headers)
             status = response.status_code
+            if 300 <= status < 400:
+                raise self._redirect_error(response, method, where)
             if status == 401 and authenticate and not renewed_token:
                 rejected = _sent_token(response)
                 if rejected and self.tokens.renew_after_rejection(rejected):
@@ -217,30 +233,81 @@ class HubSpotTransport:
                 )
                 return response
 
-            delay = self._retry_wait(response, idempotent, retries + 1)
-            if delay is not None and retries < retries_allowed and delay <= self.policy.max_wait_seconds:
-                retries += 1
-                self.log.warning(
-                    "HubSpot %s %s answered %s (correlationId %s); retry %d/%d in %.1f s",
-                    method,
-                    where,
-                    status,
-                    correlation_id(response),
-                    retries,
-                    retries_allowed,
-                    delay,
-                )
-                self._sleep(delay)
-                continue
-            raise error_from_response(
+            failure = error_from_response(
                 status,
                 response.content,
                 headers=response.headers,
                 method=method,
                 path=where,
-                outcome_unknown=status >= 500 and not idempotent,
-                retry_after_seconds=retry_after_seconds(response.headers) if status == 429 else None,
+                outcome_unknown=outcome_unknown_after(idempotent=idempotent, sent=True, status=status),
+                retry_after_seconds=retry_after_seconds(response.headers, rate_limited=status == 429),
             )
+            answered = f"answered {status} (correlationId {correlation_id(response)})"
+            if self._retry(failure, retries, retries_allowed, method, where, answered):
+                retries += 1
+                continue
+            raise failure
+
+    def _retry(
+        self, failure: HubSpotError, retries: int, retries_allowed: int, method: str, where: str, what: str
+    ) -> bool:
+        """Wait and return True when ``retry_rules`` says ``failure`` is worth another attempt."""
+        if retries >= retries_allowed:
+            return False
+        wait = wait_before_retry(classify(failure), retries + 1, self.policy)
+        if wait is None:
+            return False
+        self.log.warning(
+            "HubSpot %s %s %s; retry %d/%d in %.1f s",
+            method,
+            where,
+            redact(what),
+            retries + 1,
+            retries_allowed,
+            wait,
+        )
+        self._sleep(wait)
+        return True
+
+    def _redirect_error(self, response: requests.Response, method: str, where: str) -> HubSpotRedirectError:
+        status = response.status_code
+        host = redirect_host(response, self.base_url)
+        target = f"a redirect to {host}" if host else "a redirect without a location"
+        response.close()
+        return HubSpotRedirectError(
+            f"HubSpot {method} {where} was answered with HTTP {status} ({target}). Redirects are never "
+            "followed (they would re-send the request and its credentials elsewhere), so nothing was sent "
+            "there and the request was not processed; check the connection's host",
+            status=status,
+            correlation_id=correlation_id(response),
+            target_host=host,
+        )
+
+    def _too_large(
+        self, error: ResponseTooLarge, method: str, where: str, idempotent: bool
+    ) -> HubSpotResponseError:
+        response = error.response
+        status = response.status_code if response is not None else None
+        return HubSpotResponseError(
+            f"HubSpot's answer to {method} {where} (HTTP {status}) is larger than {error.limit} bytes; "
+            "not read (the connection extra max_response_bytes raises the cap)",
+            status=status,
+            correlation_id=correlation_id(response) if response is not None else None,
+            outcome_unknown=outcome_unknown_after(idempotent=idempotent, sent=True, status=status),
+        )
+
+    def _unreadable(
+        self, error: requests.exceptions.RequestException, method: str, where: str, idempotent: bool
+    ) -> HubSpotResponseError:
+        response = error.response
+        status = response.status_code if response is not None else None
+        return HubSpotResponseError(
+            f"HubSpot's answer to {method} {where} (HTTP {status}) could not be decoded: "
+            f"{quote_body(str(error), 100)}",
+            status=status,
+            correlation_id=correlation_id(response) if response is not None else None,
+            outcome_unknown=outcome_unknown_after(idempotent=idempotent, sent=True, status=status),
+        )
 
     def _pace(self, method: str, where: str) -> None:
         """Wait first when the account's rate-limit window is nearly used up (per the last answer)."""
@@ -258,31 +325,20 @@ class HubSpotTransport:
             )
             self._sleep(pause)
 
-    def _retry_wait(self, response: requests.Response, idempotent: bool, retry_number: int) -> float | None:
-        """Seconds to wait before repeating, or None when this answer must not be retried."""
-        status = response.status_code
-        if status not in RETRYABLE_STATUSES:
-            return None
-        if status == 429:
-            if _policy_name(response) == "DAILY":
-                return None
-        elif not idempotent and status not in NOT_PROCESSED_STATUSES:
-            return None  # a 5xx to a write: HubSpot may have done it
-        asked = retry_after_seconds(response.headers, rate_limited=status == 429)
-        wait = asked if asked is not None else self.policy.backoff(retry_number)
-        # HubSpot: a 423 lock lasts 2 seconds, so wait at least that long.
-        return max(wait, LOCK_SECONDS) if status == 423 else wait
-
     def json_object(self, response: requests.Response) -> dict[str, Any]:
         """The response's JSON object, or a readable :class:`HubSpotResponseError`."""
         try:
-            body = response.json()
-        except (ValueError, json.JSONDecodeError):
+            body = loads_answer(response.content)
+        except UnreadableJson as error:
+            problem = str(error)
             body = None
+        else:
+            problem = f"a JSON {type(body).__name__}" if not isinstance(body, dict) else ""
         if not isinstance(body, dict):
+            excerpt = response.content[: 2 * MAX_EXCERPT_BYTES].decode("utf-8", errors="replace")
             raise HubSpotResponseError(
-                f"HubSpot answered HTTP {response.status_code} with a body that is not a JSON object: "
-                f"{quote_body(response.text)!r}",
+                f"HubSpot answered HTTP {response.status_code} with a body that is not a JSON object "
+                f"({problem}): {quote_body(excerpt)!r}",
                 status=response.status_code,
                 correlation_id=correlation_id(response),
             )
@@ -297,4 +353,4 @@ class _NoAuth(AuthBase):
         return request
 
 
-__all__ = ["BearerAuth", "HubSpotError", "HubSpotTransport", "correlation_id"]
+__all__ = ["BearerAuth", "HubSpotError", "HubSpotTransport", "correlation_id", "redirect_host"]

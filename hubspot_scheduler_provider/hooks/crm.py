@@ -12,13 +12,12 @@ Both calls only read, so the transport may retry them like GETs (the search is a
 HubSpot limits the CRM search endpoints separately from (and far below) the general per-10-second limit:
 a few requests per second per account, answered with a 429 beyond it. Reconciling a retried batch runs
 searches from many threads at once, so every search of one hook's transport goes through ONE shared
-:class:`~hubspot_scheduler_provider.pacing.SlidingWindowLimiter` (:func:`search_limiter_for`).
+:class:`~hubspot_scheduler_provider.pacing.SlidingWindowLimiter`, the transport's own
+(:func:`search_limiter_for`; ``pacing.new_search_limiter`` makes it).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,10 @@ from urllib.parse import quote
 
 from hubspot_scheduler_provider.errors import HubSpotNotFoundError, HubSpotResponseError
 from hubspot_scheduler_provider.hooks._transport import correlation_id
-from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
+
+# HubSpot's CRM search limit lives in ``pacing``; re-exported here for callers that read it from the CRM.
+from hubspot_scheduler_provider.pacing import SEARCH_MAX_REQUESTS as SEARCH_MAX_REQUESTS
+from hubspot_scheduler_provider.pacing import SEARCH_WINDOW_SECONDS as SEARCH_WINDOW_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     import requests
 
     from hubspot_scheduler_provider.hooks._transport import HubSpotTransport
+    from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
 
 #: The scope both reads need (HubSpot files CRM meetings under the contacts scopes).
 CRM_READ_SCOPE = "crm.objects.contacts.read"
@@ -56,9 +59,6 @@ MEETING_PROPERTIES = (
 #: that time does not stand. A ``NO_SHOW`` or ``COMPLETED`` meeting was booked and held its slot: it
 #: counts (booking again would be a duplicate). HubSpot spells it ``CANCELED``; both spellings accepted.
 VOID_OUTCOMES = frozenset({"CANCELED", "CANCELLED", "RESCHEDULED"})
-#: HubSpot's CRM search limit (requests per window, per account), separate from the general limit.
-SEARCH_MAX_REQUESTS = 5
-SEARCH_WINDOW_SECONDS = 1.0
 _SEARCH_PAGE_SIZE = 100
 #: A contact with more meetings than this at ONE start time is not a booking history; stop paging.
 _MAX_SEARCH_PAGES = 5
@@ -113,22 +113,10 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-_search_limiters: weakref.WeakKeyDictionary[HubSpotTransport, SlidingWindowLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-_search_limiters_lock = threading.Lock()
-
-
 def search_limiter_for(transport: HubSpotTransport) -> SlidingWindowLimiter:
-    """The search pacer shared by every thread using ``transport`` (one per hook), created on first use
-    with HubSpot's search limit; ``.configure(max_requests, window_seconds)`` changes it for all of them."""
-    with _search_limiters_lock:
-        limiter = _search_limiters.get(transport)
-        if limiter is None:
-            limiter = _search_limiters[transport] = SlidingWindowLimiter(
-                SEARCH_MAX_REQUESTS, SEARCH_WINDOW_SECONDS
-            )
-        return limiter
+    """The search pacer shared by every thread using ``transport`` (one per hook), at HubSpot's search
+    limit; ``.configure(max_requests, window_seconds)`` changes it for all of them."""
+    return transport.search_limiter
 
 
 class CrmLookup:

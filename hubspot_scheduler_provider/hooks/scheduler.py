@@ -1,9 +1,11 @@
 """``HubSpotSchedulerHook``: HubSpot's Scheduler (meetings) API, one method per endpoint.
 
 A subclass of the HTTP provider's ``HttpHook`` so a ``hubspot`` connection also works with the stock
-``HttpOperator``, but without its traps: one ``requests.Session`` per hook (keep-alive, shared by
-threads), bearer auth, a finite default timeout, connection extras never sent as headers, and errors
-that name HubSpot's status/category/correlationId instead of logging whole response bodies.
+``HttpOperator``, but without its traps: one session per hook (keep-alive, shared by threads) that
+never follows redirects and bounds every answer in time and size (``_wire.BoundedSession``, also for
+``run()`` and ``get_conn()``), bearer auth, a finite default timeout, connection extras never sent as
+headers, secrets scrubbed from its errors and logs (``redaction``), and errors that name HubSpot's
+status/category/correlationId instead of logging whole response bodies.
 
 Models are imported inside methods: DAG files import this module on every parse.
 """
@@ -15,7 +17,6 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
 from airflow.providers.http.hooks.http import HttpHook
 
 from hubspot_scheduler_provider._validation import require_choice, require_whole_number, validation_summary
@@ -29,14 +30,21 @@ from hubspot_scheduler_provider.errors import (
     error_from_response,
 )
 from hubspot_scheduler_provider.hooks._oauth import TOKEN_PATH, OAuthTokenSource, StaticToken, TokenSource
-from hubspot_scheduler_provider.hooks._rate_limit import RateLimitState
-from hubspot_scheduler_provider.hooks._retry import RetryPolicy
-from hubspot_scheduler_provider.hooks._settings import HubSpotSettings, read_settings
+from hubspot_scheduler_provider.hooks._settings import (
+    HubSpotSettings,
+    read_settings,
+    register_secret_everywhere,
+)
 from hubspot_scheduler_provider.hooks._transport import HubSpotTransport, correlation_id
+from hubspot_scheduler_provider.hooks._wire import BoundedSession
+from hubspot_scheduler_provider.pacing import RateLimitState
+from hubspot_scheduler_provider.redaction import redacting
+from hubspot_scheduler_provider.retry_rules import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    import requests
     from pendulum import DateTime
     from pydantic import BaseModel
 
@@ -123,6 +131,8 @@ class HubSpotSchedulerHook(HttpHook):
         self._session: requests.Session | None = None
         self._portal_id: str | None = None
         self._ui_domain: str | None = None
+        # Every line this hook (and its transport) logs is scrubbed of secrets, even one HubSpot echoed.
+        self._log = redacting(self.log)
 
     # ------------------------------------------------------------------ connection form (Airflow < 3.2)
     @classmethod
@@ -174,10 +184,10 @@ class HubSpotSchedulerHook(HttpHook):
                 self._session = session
             return self._transport
 
-    def _new_session(self) -> requests.Session:
+    def _new_session(self) -> BoundedSession:
         """The shared session: connection pool and adapter only. Auth and headers go on each request
         (``HubSpotTransport.request``), so nothing one call sets leaks into another call or thread."""
-        session = requests.Session()
+        session = BoundedSession(self.settings.max_response_bytes)
         # HttpHook's TCP keep-alive adapter, or the adapter the caller gave (attribute names of
         # providers-http >= 4.x; absent attributes just leave requests' default adapter).
         adapter = getattr(self, "adapter", None) or getattr(self, "keep_alive_adapter", None)
@@ -189,7 +199,6 @@ class HubSpotSchedulerHook(HttpHook):
     def _token_source(self, settings: HubSpotSettings) -> TokenSource:
         if settings.oauth is None:
             return StaticToken(settings.access_token or "")
-        from airflow.providers.common.compat.sdk import mask_secret
 
         def fetch(form: dict[str, str]) -> Mapping[str, Any]:
             # Exchanging the refresh token again is harmless, so the token request retries like a GET.
@@ -197,7 +206,9 @@ class HubSpotSchedulerHook(HttpHook):
             response = transport.request("POST", TOKEN_PATH, idempotent=True, data=form, authenticate=False)
             return transport.json_object(response)
 
-        return OAuthTokenSource(settings.oauth, fetch, mask=mask_secret, clock=lambda: self._clock())
+        return OAuthTokenSource(
+            settings.oauth, fetch, mask=register_secret_everywhere, clock=lambda: self._clock()
+        )
 
     # ------------------------------------------------------------------ HttpHook API (HttpOperator)
     def get_conn(
@@ -208,7 +219,8 @@ class HubSpotSchedulerHook(HttpHook):
         Without ``headers``: the hook's one shared session (keep-alive pool), never modified here.
         With ``headers``: a new session carrying them, sharing the pooled adapters, so one caller's
         headers never reach another call or thread. Unlike ``HttpHook`` this never copies connection
-        extras into headers: they hold settings and OAuth secrets.
+        extras into headers: they hold settings and OAuth secrets. Either session never follows a
+        redirect, and bounds each request's time (``timeout`` is the total deadline) and body size.
         """
         from hubspot_scheduler_provider.hooks._transport import BearerAuth
 
@@ -216,7 +228,7 @@ class HubSpotSchedulerHook(HttpHook):
         shared = transport.session
         if not headers:
             return shared
-        session = requests.Session()
+        session = BoundedSession(self.settings.max_response_bytes)
         session.auth = BearerAuth(transport.tokens)
         session.headers.update(headers)
         for prefix, adapter in shared.adapters.items():
@@ -255,7 +267,11 @@ class HubSpotSchedulerHook(HttpHook):
         )
 
     def check_response(self, response: requests.Response) -> None:
-        """Raise a :class:`HubSpotError` for an error answer, without logging the body (it may hold PII)."""
+        """Raise a :class:`HubSpotError` for an error answer (or a redirect, never followed), without
+        logging the body (it may hold PII)."""
+        if 300 <= response.status_code < 400:
+            method = response.request.method or "" if response.request is not None else ""
+            raise self.transport._redirect_error(response, method, "")
         if response.status_code >= 400:
             raise error_from_response(
                 response.status_code,

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from hubspot_scheduler_provider.retry_rules import DAILY_LIMIT_BACKOFF_SECONDS, poll_again_after
+
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
 
     from hubspot_scheduler_provider.availability import SlotQuery
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
-#: Wait after HubSpot's DAILY limit is used up: asking again every poll would only get more 429s.
-DAILY_LIMIT_BACKOFF_SECONDS = 900.0
+__all__ = ["DAILY_LIMIT_BACKOFF_SECONDS", "MeetingSlotAvailableTrigger"]
 
 
 class MeetingSlotAvailableTrigger(BaseTrigger):
@@ -168,7 +169,8 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
             await asyncio.sleep(wait if remaining is None else min(wait, remaining))
 
     async def _pace(self) -> None:
-        """Wait, without blocking the loop, when HubSpot's last answer said the account is nearly out."""
+        """Wait, without blocking the loop, when HubSpot's last answer said the account is nearly out
+        (``pacing.RateLimitState.pause_before_request``, the same rule as the hook's own pause)."""
         pause = self.hook.rate_limit_state.pause_before_request()
         if pause > 0:
             self.log.info("HubSpot rate limit nearly used up; polling page %r in %.1f s", self.slug, pause)
@@ -182,23 +184,11 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
         return query.to_datetime(starts[0]).isoformat() if starts else None
 
     def _wait_after(self, error: Exception) -> float | None:
-        """Seconds to wait before polling again after ``error``, or None when waiting cannot help."""
-        from hubspot_scheduler_provider.errors import (
-            HubSpotConnectionError,
-            HubSpotRateLimitError,
-            HubSpotResponseError,
-            HubSpotServerError,
-        )
-
-        if isinstance(error, HubSpotRateLimitError):
-            asked = error.retry_after_seconds or 0.0
-            floor = DAILY_LIMIT_BACKOFF_SECONDS if error.policy_name == "DAILY" else self.poll_interval
-            wait = max(asked, floor)
-        elif isinstance(error, (HubSpotServerError, HubSpotConnectionError, HubSpotResponseError)):
-            wait = self.poll_interval
-        else:
-            return None
-        self.log.warning("Polling page %r failed (%s); polling again in %.1f s", self.slug, error, wait)
+        """Seconds to wait before polling again after ``error``, or None when waiting cannot help
+        (``retry_rules.poll_again_after`` decides)."""
+        wait = poll_again_after(error, self.poll_interval)
+        if wait is not None:
+            self.log.warning("Polling page %r failed (%s); polling again in %.1f s", self.slug, error, wait)
         return wait
 
 

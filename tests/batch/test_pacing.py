@@ -6,8 +6,12 @@ import threading
 
 import pytest
 
-from hubspot_scheduler_provider.hooks._rate_limit import RateLimitSnapshot
-from hubspot_scheduler_provider.pacing import PacedAdapter, SlidingWindowLimiter, limit_from_headers
+from hubspot_scheduler_provider.pacing import (
+    PacedAdapter,
+    RateLimitSnapshot,
+    SlidingWindowLimiter,
+    limit_from_headers,
+)
 
 
 class FakeClock:

@@ -259,3 +259,53 @@ def test_run_and_check_response_like_http_hook(hubspot_sandbox: HubSpotSandbox) 
     with pytest.raises(HubSpotConnectionError, match="refusing to send the HubSpot token"):
         hook.run("https://elsewhere.example.com/steal")
     assert len(hubspot_sandbox.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http:evil.com",
+        "https:evil.com",
+        "http:/evil.com",
+        "api.hub api.com",
+        "api.hub\napi.com",
+        "api.hubapi.com\tx",
+        "https://user:pw@api.hubapi.com",
+        "https://pat-na1-token@api.hubapi.com",
+        "user:pw@api.hubapi.com",
+        "https://api.hubapi.com?x=1",
+        "https://api.hubapi.com/#frag",
+        "https://api.hubapi.com:99999",
+        "https://api.hubapi.com:port",
+        "https://api.hubapi.com:0",
+        "https://-bad-.example.com",
+        "https://api..hubapi.com",
+        "https://exa mple.com",
+        "https://exämple.com",
+        "https://api.hubapi.com\\@evil.com",
+        "https://api.hubapi.com/pa th",
+        "https://",
+        "//api.hubapi.com",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_malformed_host_is_a_config_error_before_anything_is_sent(
+    monkeypatch: pytest.MonkeyPatch, scripted_server: Any, host: str
+) -> None:
+    """Nothing is sent (the scripted server sees no request) and nothing is retried."""
+    set_connection(monkeypatch, host=host, password="pat-na1-token")
+    hook = HubSpotSchedulerHook(max_retries=5)
+    hook._sleep = lambda seconds: pytest.fail("a malformed host must not be retried")
+    with pytest.raises(HubSpotConfigError, match=r"^hubspot connection 'hubspot_default': (host|port): "):
+        hook.get_booking_info("alice-smith", "UTC")
+    assert scripted_server.seen == []
+
+
+def test_max_response_bytes_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_for(monkeypatch).max_response_bytes == 4 * 1024 * 1024
+    assert settings_for(monkeypatch, extra={"max_response_bytes": "65536"}).max_response_bytes == 65536
+    for bad in ("lots", 10, True, -5, 2**40):
+        with pytest.raises(
+            HubSpotConfigError, match=r"^hubspot connection 'hubspot_default': max_response_bytes: "
+        ):
+            settings_for(monkeypatch, extra={"max_response_bytes": bad})

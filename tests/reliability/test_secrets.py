@@ -224,3 +224,167 @@ def test_hubspot_errors_never_carry_an_email_even_percent_encoded():
     )
 
     assert "grace" not in str(error) and "g***@example.com" in str(error)
+
+
+# --- where Airflow's masker really runs: `airflow tasks test` subprocesses against an echoing server ---
+
+ECHO_TOKEN = "pat-na1-ECHO-6b1f0e-token-must-never-leak"
+#: Shorter than Airflow's masker bothers with: only the provider's own scrubbing can catch it.
+ECHO_SHORT_TOKEN = "Kq9W"
+ECHO_CLIENT_SECRET = "client-secret-ECHO-0d3a-must-never-leak"
+ECHO_REFRESH_TOKEN = "refresh-token-ECHO-77e2-must-never-leak"
+ECHO_ISSUED_TOKEN = "issued-access-ECHO-c5b8-must-never-leak"
+ECHO_SECRETS = (ECHO_TOKEN, ECHO_SHORT_TOKEN, ECHO_CLIENT_SECRET, ECHO_REFRESH_TOKEN, ECHO_ISSUED_TOKEN)
+ECHO_DAG_ID = "secrets_echo_subprocess"
+ECHO_DAG = '''
+import json
+import os
+
+import pendulum
+from airflow.providers.common.compat.sdk import DAG, BaseOperator
+
+from hubspot_scheduler_provider.errors import HubSpotError
+from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
+
+
+class ReadAndReport(BaseOperator):
+    def execute(self, context):
+        read_and_report(context["ti"])
+
+
+def read_and_report(ti):
+    """Like a batch: collect each failure's text and details into XCom, log it, then fail."""
+    reports, last = [], None
+    for conn_id in ("hubspot_echo_long", "hubspot_echo_oauth", "hubspot_echo_oauth_refused"):
+        hook = HubSpotSchedulerHook(conn_id, max_retries=0)
+        try:
+            hook.get_booking_info("alice-smith", "UTC")
+        except HubSpotError as error:
+            last = error
+            hook.log.warning("read failed: %s (details %s)", error, error.context)
+            reports.append({"error": str(error), "context": error.context, "errors": error.errors})
+    ti.xcom_push(key="reports", value=reports)
+    # `airflow tasks test` deletes its temporary run (and its XComs) at the end: keep what was stored,
+    # as stored (XCom values are never masked), and the rendered fields, in a file (not a log line).
+    stored = {
+        "xcom": ti.xcom_pull(task_ids="read_and_report", key="reports"),
+        "rendered": {name: str(getattr(ti.task, name)) for name in ti.task.template_fields},
+    }
+    with open(os.environ["ECHO_STORED_FILE"], "w") as out:
+        json.dump(stored, out)
+    raise last
+
+
+with DAG("secrets_echo_subprocess", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC")):
+    BookMeetingOperator(
+        task_id="book",
+        hubspot_conn_id="hubspot_echo_short",
+        payload={"slug": "alice-smith", "email": "ada@example.com", "firstName": "Ada", "lastName": "L",
+                 "startTime": "2026-12-02T14:00:00Z", "duration": 1800000},
+    )
+    ReadAndReport(task_id="read_and_report")
+'''
+
+
+def echo_everything(exchange: Any) -> None:
+    """Quote back every credential the request carried (the bearer token, or the token request's client
+    secret and refresh token), raw, repr-escaped, JSON-escaped and percent-encoded, in the message, the
+    details and the headers. A token request from the client ``echo-refused`` is refused that way; any
+    other gets an access token (which the next requests then carry, and get echoed)."""
+    from urllib.parse import parse_qs, quote
+
+    request = exchange.request
+    form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+    if request.path.startswith("/oauth/v1/token") and form.get("client_id") != "echo-refused":
+        body: dict[str, Any] = {"access_token": ECHO_ISSUED_TOKEN, "expires_in": 1800}
+        raw = json.dumps(body).encode()
+        head = f"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {len(raw)}\r\n"
+        exchange.send((head + f"X-Echo: {form.get('client_secret')}\r\n\r\n").encode() + raw)
+        return
+    carried = [request.headers.get("authorization", "").removeprefix("Bearer ")]
+    carried += [form[name] for name in ("client_secret", "refresh_token") if name in form]
+    quoted = [
+        form for secret in carried for form in (secret, repr(secret), json.dumps(secret), quote(secret))
+    ]
+    body = {
+        "status": "error",
+        "message": f"rejected {' '.join(quoted)}",
+        "correlationId": carried[-1],
+        "category": "VALIDATION_ERROR",
+        "errors": [{"message": carried[0], "context": {"carried": carried}}],
+        "context": {"carried": carried},
+    }
+    raw = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\nX-HubSpot-Correlation-Id: {carried[-1]}\r\n"
+        f"X-Echo: {carried[0]}\r\n\r\n"
+    )
+    exchange.send(head.encode() + raw)
+
+
+def run_task_in_a_subprocess(env: dict[str, str], task_id: str) -> str:
+    import subprocess
+    import sys
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    done = subprocess.run(
+        [airflow, "tasks", "test", ECHO_DAG_ID, task_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    return done.stdout + done.stderr
+
+
+def test_echoed_secrets_never_leave_a_task_run_where_airflows_masker_runs(airflow_db, tmp_path):
+    from hubspot_scheduler_provider.redaction import forms_of
+    from tests.hostile_answers.servers import HostileServer
+
+    server = HostileServer().start()
+    try:
+        dags = tmp_path / "dags"
+        dags.mkdir()
+        (dags / "secrets_echo.py").write_text(ECHO_DAG)
+        base = {"conn_type": "hubspot", "host": server.url}
+        oauth = {"client_secret": ECHO_CLIENT_SECRET, "refresh_token": ECHO_REFRESH_TOKEN}
+        env = {
+            **os.environ,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "ECHO_STORED_FILE": str(tmp_path / "stored.json"),
+            "AIRFLOW_CONN_HUBSPOT_ECHO_SHORT": json.dumps({**base, "password": ECHO_SHORT_TOKEN}),
+            "AIRFLOW_CONN_HUBSPOT_ECHO_LONG": json.dumps({**base, "password": ECHO_TOKEN}),
+            "AIRFLOW_CONN_HUBSPOT_ECHO_OAUTH": json.dumps({**base, "extra": {**oauth, "client_id": "echo"}}),
+            "AIRFLOW_CONN_HUBSPOT_ECHO_OAUTH_REFUSED": json.dumps(
+                {**base, "extra": {**oauth, "client_id": "echo-refused"}}
+            ),
+        }
+        for _ in range(20):
+            server.queue(echo_everything)
+        outputs = {task: run_task_in_a_subprocess(env, task) for task in ("book", "read_and_report")}
+    finally:
+        server.close()
+
+    task_output = "\n".join(outputs.values())
+    assert (tmp_path / "stored.json").exists(), task_output[-4000:]
+    haystacks = {
+        "task output (logs, exception texts)": task_output,
+        "log files": log_files(),
+        "XCom and rendered fields": (tmp_path / "stored.json").read_text() + stored_for([ECHO_DAG_ID]),
+    }
+    secrets = {form: secret for secret in ECHO_SECRETS for form in forms_of(secret)}
+    leaks = [
+        (where, secret, form)
+        for where, text in haystacks.items()
+        for form, secret in secrets.items()
+        if form in text
+    ]
+    assert leaks == []
+    # The checks above can fail: the echoes arrived, were turned into errors, logged and stored.
+    seen = [(r.method, r.path) for r in server.seen]
+    assert seen.count(("POST", "/oauth/v1/token")) >= 2
+    assert sum("/book/alice-smith" in path for _, path in seen) >= 2, seen
+    assert task_output.count("rejected") >= 3, task_output[-3000:]
+    assert "rejected" in haystacks["XCom and rendered fields"]
