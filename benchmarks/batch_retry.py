@@ -98,7 +98,7 @@ def main() -> None:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("BENCHMARK_LOG_LEVEL", "WARNING"),
         "BENCHMARK_ELAPSED_FILE": str(elapsed_file),
     }
     (home / "dags").mkdir()
@@ -118,12 +118,14 @@ def main() -> None:
         killed = sandbox.stats()
         time.sleep(3 * WINDOW_SECONDS)  # the rolling window forgets try 1's requests
         before_retry = sandbox.stats()
-        subprocess.run([*command, "retry"], env=env, check=True, stdout=subprocess.DEVNULL)
+        with (home / "retry.log").open("w") as retry_log:
+            subprocess.run([*command, "retry"], env=env, check=True, stdout=retry_log, stderr=retry_log)
         after = sandbox.stats()
 
     remaining = BOOKINGS - before_retry["bookings"]
     minimum = max(remaining - LIMIT, 0) * WINDOW_SECONDS / LIMIT
     retry_seconds = json.loads(elapsed_file.read_text())["elapsed"]
+    print(f"retry log: {home / 'retry.log'}", file=sys.stderr)
     report(
         {
             "batch_retry_ratio": round(retry_seconds / minimum, 3) if minimum else None,

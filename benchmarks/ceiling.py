@@ -1,9 +1,10 @@
-"""Ceiling: ``BookMeetingsOperator`` booking 1,000 meetings against a rate limit, vs N / limit.
+"""Ceiling: ``BookMeetingsOperator`` booking 1,000 meetings against a rate limit, vs the physical minimum.
 
 The sandbox allows ``LIMIT`` requests per ``WINDOW_SECONDS`` (HubSpot's 10-second window scaled down so
 the run takes seconds, not minutes). The operator is not told the limit: it learns it from the first
-answer's ``X-HubSpot-RateLimit-*`` headers, as it does against HubSpot. N / limit is the least time any
-client can take; the ratio says how close the operator gets, and the sandbox's request log says how
+answer's ``X-HubSpot-RateLimit-*`` headers, as it does against HubSpot. A rolling window lets the first
+L requests go at once, so (N - L) x W / L is the least time any client can take for N requests at L per
+W; the ratio says how close the operator gets, and the sandbox's request log says how
 often it hit the limit anyway (429s) and whether anything failed.
 """
 
@@ -39,7 +40,7 @@ def main() -> None:
 
     failed = sum(1 for result in results if "error" in result)
     rejected = int(stats["statuses"].get("429", 0))
-    minimum = BOOKINGS / (LIMIT / WINDOW_SECONDS)
+    minimum = (BOOKINGS - LIMIT) * WINDOW_SECONDS / LIMIT
     report(
         {
             "ceiling_ratio": round(elapsed / minimum, 3),

@@ -129,7 +129,7 @@ class BatchBooker:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         index_wait_seconds: float = 0.0,
-        redact: Callable[[str], str] = str,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.hook = hook
         self.build = build
@@ -145,7 +145,10 @@ class BatchBooker:
         self._clock = clock
         self._sleep = sleep
         self.index_wait_seconds = index_wait_seconds
-        self._redact = redact
+        from hubspot_scheduler_provider import redaction
+
+        #: Results go to XCom, which Airflow never masks: item errors are scrubbed of every known secret.
+        self._redact: Callable[[str], str] = redaction.redact if redact is None else redact
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._report = BatchReport(results=[])
@@ -154,11 +157,7 @@ class BatchBooker:
     def _book_one(self, index: int, item: Any) -> dict[str, Any]:
         from hubspot_scheduler_provider.ledger import item_entry
 
-        try:
-            return self._book_item(index, item, item_entry(index))
-        finally:
-            if self.ledger is not None:
-                self.ledger.settled(index)
+        return self._book_item(index, item, item_entry(index))
 
     def _book_item(self, index: int, item: Any, entry: str) -> dict[str, Any]:
         if self._stop.is_set():
@@ -237,19 +236,24 @@ class BatchBooker:
             if answered or pending:
                 self.log.info(
                     "This task's booking ledger (%d values read): %d items answered by an earlier try "
-                    "(returned without calling HubSpot), %d sent without an answer (settled through the CRM "
-                    "last)",
+                    "(returned without calling HubSpot), %d sent without an answer (settled through the CRM)",
                     reads,
                     answered,
                     len(pending),
                 )
             if pending:
-                # Booking the rest first gives HubSpot's CRM index time to show the unanswered ones.
+                # Spread the unanswered items over the run: each is settled through the CRM, whose search
+                # limit (far below the general one) then overlaps with booking the others.
                 ordered = list(source)
-                source = iter(
-                    [pair for pair in ordered if pair[0] not in pending]
-                    + [pair for pair in ordered if pair[0] in pending]
-                )
+                rest = [pair for pair in ordered if pair[0] not in pending]
+                unanswered = [pair for pair in ordered if pair[0] in pending]
+                every = max(1, len(rest) // (len(unanswered) + 1))
+                merged: list[tuple[int, Any]] = []
+                for position, pair in enumerate(rest):
+                    if unanswered and position % every == every - 1:
+                        merged.append(unanswered.pop(0))
+                    merged.append(pair)
+                source = iter(merged + unanswered)
         if self.index_wait_seconds > 0:
             # No ledger says what an earlier try sent: wait for HubSpot's CRM index once here, then check
             # each item once, instead of waiting per item.
@@ -260,12 +264,14 @@ class BatchBooker:
             )
             self._sleep(self.index_wait_seconds)
 
-        # Until HubSpot has answered once, the account's limit is unknown: book one item at a time.
+        # Until HubSpot has answered once, the account's limit is unknown: one item at a time. Items
+        # answered from the ledger or refused as bad input call nothing, so they do not end this.
         if self.learn_limit:
             for index, item in source:
+                from_ledger = self._report.from_ledger
                 results[index] = self._book_one(index, item)
-                if "field" not in results[index]:  # not an input error: HubSpot answered (or failed to)
-                    break
+                if "field" not in results[index] and self._report.from_ledger == from_ledger:
+                    break  # HubSpot answered (or failed to)
             self._learn_limit()
 
         in_flight: dict[Future[dict[str, Any]], int] = {}
@@ -295,10 +301,16 @@ class BatchBooker:
                 self._report.aborted_by = "the task was stopped"
                 self._stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
+                self._flush_ledger()
                 raise
+        self._flush_ledger()
         report.results = [results[index] for index in sorted(results)]
         report.elapsed_seconds = self._clock() - started
         return report
+
+    def _flush_ledger(self) -> None:
+        if self.ledger is not None:
+            self.ledger.flush()
 
     def _learn_limit(self) -> None:
         learned = limit_from_headers(self.hook.rate_limit_state.snapshot)

@@ -25,6 +25,7 @@ Never retried here: anything HubSpot may have processed (see :mod:`~hubspot_sche
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,9 @@ class BookingFlow:
     :param index_settled: the caller already waited out the index lag (a retried batch waits once for
         all its items), so each CRM check is made once.
     :param writer: names this task instance in records (``dag/run/task[map]``).
+    :param pace: a context manager factory entered around recording and sending each booking: a batch's
+        ``SlidingWindowLimiter.reserved``, so the rate limiter lets the POST through BEFORE its "sending"
+        record is written (a killed worker then leaves records only for requests really sent).
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class BookingFlow:
         index_lag_seconds: float | None = None,
         index_settled: bool = False,
         writer: str | None = None,
+        pace: Callable[[], AbstractContextManager[Any]] = nullcontext,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -109,6 +114,7 @@ class BookingFlow:
         )
         self.index_settled = index_settled
         self.writer = writer
+        self._pace = pace
         self._sleep = sleep
         self._clock = clock
         #: The last record written per entry, so :meth:`record_links` can complete it without a read.
@@ -374,12 +380,13 @@ class BookingFlow:
         from hubspot_scheduler_provider.availability import is_slot_taken
 
         body = booking.to_wire(self.hook.api_version)
-        record = self._record(booking, fingerprint_of=fingerprint(body), token=new_token())
-        self.ledger.write(entry, record)
-        if booking_key is not None and self.key_ledger is not None:
-            self.key_ledger.write(booking_key, record)
         try:
-            result = self.hook.book_meeting(booking)
+            with self._pace():
+                record = self._record(booking, fingerprint_of=fingerprint(body), token=new_token())
+                self.ledger.write(entry, record)
+                if booking_key is not None and self.key_ledger is not None:
+                    self.key_ledger.write(booking_key, record)
+                result = self.hook.book_meeting(booking)
         except (HubSpotError, BookingInputError) as error:
             if isinstance(error, HubSpotError) and classify(error).disposition is Disposition.OUTCOME_UNKNOWN:
                 return self._settle_unknown(entry, record, booking, booking_key, error, resend=resend)

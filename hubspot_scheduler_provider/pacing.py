@@ -115,6 +115,8 @@ class SlidingWindowLimiter:
         #: Requests let through, and seconds spent waiting in total (for progress logs).
         self.acquired = 0
         self.waited_seconds = 0.0
+        #: Per thread: whether its next slot() was already taken by reserved().
+        self._local = threading.local()
 
     @property
     def max_requests(self) -> int:
@@ -137,9 +139,26 @@ class SlidingWindowLimiter:
         return self._wait_for_room(in_flight=False)
 
     @contextmanager
+    def reserved(self) -> Iterator[float]:
+        """Take this thread's next request's slot now (yields the seconds waited), for a caller that must
+        act between being let through and sending: the booking ledger writes its "sending" record only
+        for a request that is really on its way, never for one still queued here. The thread's next
+        :meth:`slot` (the adapter's) uses the reservation instead of waiting again."""
+        with self.slot() as waited:
+            self._local.prepaid = True
+            try:
+                yield waited
+            finally:
+                self._local.prepaid = False
+
+    @contextmanager
     def slot(self) -> Iterator[float]:
         """Block until one more request may start (yields the seconds waited); the request counts until
         one window after the ``with`` block ends, i.e. after its answer arrived."""
+        if getattr(self._local, "prepaid", False):
+            self._local.prepaid = False  # counted by the reserved() block around this request
+            yield 0.0
+            return
         waited = self._wait_for_room(in_flight=True)
         try:
             yield waited

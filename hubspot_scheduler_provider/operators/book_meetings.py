@@ -163,6 +163,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
             SlidingWindowLimiter,
         )
         from hubspot_scheduler_provider.reconcile import CRM_INDEX_LAG_SECONDS, is_repeat_attempt
+        from hubspot_scheduler_provider.redaction import redact
 
         items = _items(self.payloads)
         limiter = SlidingWindowLimiter(
@@ -179,7 +180,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
 
         repeat = is_repeat_attempt(context)
         ledger = task_ledger(context)
-        batch_ledger = BatchLedger(ledger, _count(items)) if isinstance(ledger, TaskLedger) else None
+        batch_ledger = BatchLedger(ledger) if isinstance(ledger, TaskLedger) else None
         lag = CRM_INDEX_LAG_SECONDS if self.crm_index_lag_seconds is None else self.crm_index_lag_seconds
         without_ledger = batch_ledger is None or not batch_ledger.durable
         if repeat and without_ledger:
@@ -199,6 +200,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
                 index_lag_seconds=lag,
                 index_settled=repeat and without_ledger,
                 writer=writer_of(context),
+                pace=limiter.reserved,
             )
             booker = BatchBooker(
                 hook,
@@ -212,7 +214,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
                 progress_interval_seconds=self.progress_interval_seconds,
                 log=self.log,
                 index_wait_seconds=lag if repeat and without_ledger else 0.0,
-                redact=_redactor(),
+                redact=redact,
             )
             report = booker.run(items)
         self._log_summary(report)
@@ -241,13 +243,6 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
         )
 
 
-def _count(items: Iterable[Any]) -> int | None:
-    try:
-        return len(items)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
 def _split_booking_key(item: Any, pattern: str | None) -> tuple[Any, str | None]:
     """``item`` without its ``booking_key``/``bookingKey``, and the item's key: its own, else
     ``pattern`` formatted with the item's fields (``"lead-{email}-{startTime}"``)."""
@@ -269,11 +264,6 @@ def _split_booking_key(item: Any, pattern: str | None) -> tuple[Any, str | None]
     if own is not None and (not isinstance(own, str) or not own.strip() or len(own) > 1000):
         raise BookingInputError("booking_key", "expected a non-empty text of at most 1000 characters")
     return rest, None if own is None else own.strip()
-
-
-def _redactor() -> Any:
-    """Scrubs the hook's secrets from texts that go to XCom (item errors)."""
-    return str
 
 
 def _items(payloads: Any) -> Iterable[Any]:

@@ -49,9 +49,9 @@ def test_a_retry_resumes_from_the_ledger_and_settles_only_the_unanswered_item(sa
     assert contacts == {"/crm/v3/objects/contacts/lead0%40example.com"}  # only item 0 was settled
 
 
-def test_the_ledger_is_read_back_in_chunks(sandbox: Any) -> None:
-    """A retry reads one value per chunk of BATCH_CHUNK_ITEMS settled items, not one per item."""
-    from hubspot_scheduler_provider.ledger import BatchLedger, TaskLedger
+def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
+    """A retry reads the checkpoint and the groups written after it, never a value per item."""
+    from hubspot_scheduler_provider.ledger import BatchLedger, LedgerRecord, TaskLedger, item_entry
 
     class Store:
         def __init__(self) -> None:
@@ -68,26 +68,27 @@ def test_the_ledger_is_read_back_in_chunks(sandbox: Any) -> None:
         def delete(self, key: str) -> None:
             self.values.pop(key, None)
 
-    from hubspot_scheduler_provider.ledger import LedgerRecord, item_entry
-
     store = Store()
     total = 3 * BATCH_CHUNK_ITEMS + 5
-    first = BatchLedger(TaskLedger(store), total)
+    first = BatchLedger(TaskLedger(store), clock=lambda: 0.0)  # answer groups by count only
     first.load()
     for index in range(total - 2):  # the last two items never started
-        record = LedgerRecord("sending", "f", "s", "2026-12-02T14:00:00Z", 1, 0.0)
+        record = LedgerRecord("sending", "f", "s", "2026-12-02T14:00:00Z", 1, float(index))
         first.write(item_entry(index), record)
-        if index != 7:  # item 7 was sent without an answer
+        if index == 5:  # HubSpot refused it: nothing booked
+            first.forget(item_entry(index))
+        elif index not in (7, 97):  # 7 and 97 were sent without an answer
             first.write(item_entry(index), record.booked({"n": index}, reconciled=False))
-        first.settled(index)
+    # No flush at the end: the worker died. Item 98's answer, in the last group, was never written.
 
-    again = BatchLedger(TaskLedger(store), total)
+    again = BatchLedger(TaskLedger(store))
     store.gets = 0
     again.load()
 
     answered, pending = again.summary()
-    assert (answered, pending) == (total - 3, {7})
-    # items-started-below, 4 chunk values (3 whole), and single records only for the unfinished
-    # chunk's 5 items: 10 reads for 101 items.
-    assert store.gets == 1 + 4 + 5
-    assert again.read(item_entry(total - 1)) is None
+    assert (answered, pending) == (total - 6, {7, 97, 98})
+    assert again.read(item_entry(5)) is None and again.read(item_entry(total - 1)) is None
+    # The checkpoint (written with the 3rd answer group, after item 96), the sending groups after it
+    # (items 97 and 98) and the 3 answer groups, each sequence read until the first missing group:
+    # 8 reads for 101 items, nothing per item.
+    assert store.gets == 1 + (2 + 1) + (3 + 1)
