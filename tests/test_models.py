@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, Strict, ValidationError
 
 import hubspot_scheduler_provider.models as models
 from hubspot_scheduler_provider.api_versions import API_VERSIONS, get_api_version
@@ -180,7 +180,14 @@ def test_model_matches_spec(model: type[BaseModel], version: str) -> None:
     for wire_name, prop_schema in properties.items():
         attribute, info = fields[wire_name]
         annotation, allows_none = _strip_none(info.annotation)
+        metadata = list(info.metadata)
+        if typing.get_origin(annotation) is typing.Annotated:  # ``StrictBool | None``
+            annotation, *more = typing.get_args(annotation)
+            metadata.extend(more)
         problem = type_problem(annotation, prop_schema, version, in_request)
+        if prop_schema.get("type") == "boolean" and not any(isinstance(m, Strict) for m in metadata):
+            # pydantic's lax bool reads the string "false" as False; the spec says a JSON boolean.
+            problem = f"{annotation!r} is not StrictBool"
         assert problem is None, f"{model.__name__}.{attribute} ({wire_name}): {problem}"
         if wire_name in required:
             assert not allows_none, f"{model.__name__}.{attribute} is required but accepts None"

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from hubspot_scheduler_provider.errors import HubSpotNotFoundError, HubSpotResponseError
 from hubspot_scheduler_provider.hooks._transport import correlation_id
 from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
+from hubspot_scheduler_provider.units import parse_iso_instant
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,7 +95,7 @@ def parse_crm_time(value: Any) -> datetime | None:
     if text.lstrip("-").isdigit():
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_iso_instant(text)
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

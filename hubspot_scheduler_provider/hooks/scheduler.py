@@ -19,7 +19,6 @@ import requests
 from airflow.providers.http.hooks.http import HttpHook
 
 from hubspot_scheduler_provider._validation import require_choice, require_whole_number, validation_summary
-from hubspot_scheduler_provider.booking_input import parse_text
 from hubspot_scheduler_provider.errors import (
     BookingInputError,
     HubSpotConfigError,
@@ -28,6 +27,7 @@ from hubspot_scheduler_provider.errors import (
     HubSpotResponseError,
     error_from_response,
 )
+from hubspot_scheduler_provider.fields import parse_text
 from hubspot_scheduler_provider.hooks._oauth import TOKEN_PATH, OAuthTokenSource, StaticToken, TokenSource
 from hubspot_scheduler_provider.hooks._rate_limit import RateLimitState
 from hubspot_scheduler_provider.hooks._retry import RetryPolicy

@@ -122,14 +122,17 @@ class CreateCalendarMeetingOperator(BaseOperator):
         """The validated request from the rendered arguments (raises ``BookingInputError``)."""
         from pydantic import ValidationError
 
-        from hubspot_scheduler_provider._validation import validation_summary
-        from hubspot_scheduler_provider.booking_input import (
+        from hubspot_scheduler_provider.errors import BookingInputError
+        from hubspot_scheduler_provider.fields import (
+            check_nesting,
+            parse_identifier,
             parse_start_time,
+            parse_switch,
             parse_text,
             parse_timezone,
             parse_user_ids,
+            validation_summary,
         )
-        from hubspot_scheduler_provider.errors import BookingInputError
         from hubspot_scheduler_provider.models import (
             AssociationCreateRequest,
             AssociationSpec,
@@ -150,6 +153,7 @@ class CreateCalendarMeetingOperator(BaseOperator):
             else None
         )
         reminders = []
+        check_nesting("reminders", self.reminders)
         for index, reminder in enumerate(self.reminders or []):
             try:
                 reminders.append(Reminder.model_validate(reminder))
@@ -164,11 +168,11 @@ class CreateCalendarMeetingOperator(BaseOperator):
                 hs_meeting_end_time=end,
                 hs_timestamp=start,
                 hs_meeting_outcome=parse_text("outcome", self.outcome),
-                hubspot_owner_id=parse_user_ids("owner_id", [self.owner_id])[0],
-                hs_meeting_body=self.body or None,
-                hs_meeting_location=self.location or None,
+                hubspot_owner_id=parse_identifier("owner_id", self.owner_id),
+                hs_meeting_body=_long_text("body", self.body),
+                hs_meeting_location=parse_text("location", self.location) if self.location else None,
                 hs_meeting_location_type=self.location_type or None,
-                hs_internal_meeting_notes=self.internal_notes or None,
+                hs_internal_meeting_notes=_long_text("internal_notes", self.internal_notes),
                 hs_attendee_owner_ids=attendees,
             )
         except ValidationError as error:
@@ -178,7 +182,10 @@ class CreateCalendarMeetingOperator(BaseOperator):
             properties=properties,
             timezone=zone,
             email_reminder_schedule=EmailReminderSchedule(
-                reminders=reminders, should_include_invite_description=self.include_description_in_reminders
+                reminders=reminders,
+                should_include_invite_description=parse_switch(
+                    "include_description_in_reminders", self.include_description_in_reminders
+                ),
             ),
             associations=[
                 AssociationCreateRequest(
@@ -197,8 +204,8 @@ class CreateCalendarMeetingOperator(BaseOperator):
     def _end(self, start: datetime, zone: str) -> datetime:
         from datetime import datetime, timezone
 
-        from hubspot_scheduler_provider.booking_input import parse_duration, parse_start_time
         from hubspot_scheduler_provider.errors import BookingInputError
+        from hubspot_scheduler_provider.fields import parse_duration, parse_start_time
 
         if (self.duration is None) == (self.end_time is None):
             raise BookingInputError("duration", "give either duration or end_time (exactly one)")
@@ -260,6 +267,19 @@ _PROPERTY_KEYWORDS = {
     "hs_internal_meeting_notes": "internal_notes",
     "hs_attendee_owner_ids": "attendee_owner_ids",
 }
+
+
+def _long_text(field: str, value: Any) -> str | None:
+    """Optional multi-line text (a description, notes): ``None`` when empty, else bounded and clean."""
+    from hubspot_scheduler_provider.errors import BookingInputError
+    from hubspot_scheduler_provider.fields._common import check_characters, check_length
+    from hubspot_scheduler_provider.input_limits import MAX_FORM_VALUE_LENGTH
+
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise BookingInputError(field, f"expected text, got {type(value).__name__}")
+    return check_characters(field, check_length(field, value, MAX_FORM_VALUE_LENGTH), multiline=True)
 
 
 def _keyword_of(property_name: str) -> str:

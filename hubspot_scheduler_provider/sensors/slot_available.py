@@ -115,8 +115,10 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=slot) if slot else False
 
     def execute(self, context: Context) -> Any:
+        from hubspot_scheduler_provider.fields import parse_switch
+
         try:
-            if not self.deferrable:
+            if not parse_switch("deferrable", self.deferrable):
                 return super().execute(context)
             return self._look_then_defer(context)
         finally:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from hubspot_scheduler_provider.testing.api_errors import not_found, validation_error
 from hubspot_scheduler_provider.testing.availability import from_ms, to_ms
+from hubspot_scheduler_provider.units import parse_iso_instant
 
 #: Properties every CRM object answer carries, requested or not.
 _ALWAYS = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
@@ -58,7 +58,7 @@ def _parse_time_value(raw: str) -> int:
     if raw.lstrip("-").isdigit():
         return int(raw)
     try:
-        return to_ms(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+        return to_ms(parse_iso_instant(raw))
     except ValueError:
         raise validation_error(
             f"{raw!r} is not a valid datetime value (use epoch milliseconds or ISO 8601)"

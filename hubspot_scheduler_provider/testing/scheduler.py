@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +30,7 @@ from hubspot_scheduler_provider.testing.availability import (
     to_ms,
 )
 from hubspot_scheduler_provider.testing.pages import INCREMENT_NAMES, WEEKDAY_NAMES
+from hubspot_scheduler_provider.units import parse_iso_instant
 
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.testing.pages import Host, MeetingPage
@@ -238,7 +238,7 @@ def availability(call: Call) -> dict[str, Any]:
 
 def _parse_start_time(raw: str) -> int:
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        moment = parse_iso_instant(raw)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
