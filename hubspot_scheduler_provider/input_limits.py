@@ -37,9 +37,11 @@ MAX_FORM_FIELDS = 100
 MAX_FORM_VALUE_LENGTH = 65_536
 #: Consent answers in one booking: a page has one checkbox per communication type.
 MAX_CONSENTS = 50
-#: A ``payload`` or structured field rendered to text (JSON or a Python literal). A full booking with
-#: every form answer at its cap stays below this; more is a wrong template, not a booking.
-MAX_STRUCTURED_TEXT_LENGTH = 1_000_000
+#: A ``payload`` or structured field rendered to text (JSON or a Python literal). A booking with a
+#: hundred ordinary form answers is far below this; reading Python-literal text costs about 5 s per MB,
+#: so more would let one bad row stall a worker. Large answers can be passed as objects instead
+#: (``render_template_as_native_obj=True``), which are not parsed from text.
+MAX_STRUCTURED_TEXT_LENGTH = 200_000
 #: Containers within containers in a payload (``{"formFields": [{"name": ...}]}`` is 3). Deeper input
 #: is refused before anything walks it, so nesting can never raise ``RecursionError``.
 MAX_NESTING_DEPTH = 8

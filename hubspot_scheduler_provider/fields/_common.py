@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import reprlib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,12 @@ _MULTILINE_ALLOWED = frozenset("\t\r\n")
 _TOO_DEEP = f"nested deeper than {MAX_NESTING_DEPTH} levels; a booking is at most 3 deep"
 
 
+#: Bounded ``repr``: a few levels and items of a container, so a huge or deep value prints in no time.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = QUOTE_LENGTH
+
+
 def quote(text: str) -> str:
     """``repr`` of ``text``, cut to a readable length (a bad value can be megabytes long)."""
     if len(text) <= QUOTE_LENGTH:
@@ -36,7 +43,7 @@ def kind(value: Any) -> str:
     if value is None:
         return "nothing (None)"
     try:
-        shown = repr(value)
+        shown = _SHORT_REPR.repr(value)
     except Exception:  # a hostile __repr__ (or an int too long to print) must not replace the message
         shown = "<unprintable>"
     if len(shown) > QUOTE_LENGTH:
@@ -67,23 +74,29 @@ def check_length(field: str, text: str, limit: int, what: str = "characters") ->
 
 def check_nesting(field: str, value: Any) -> Any:
     """``value`` unless containers nest deeper than ``MAX_NESTING_DEPTH`` (walked without recursion)."""
+    if not _is_container(value):
+        return value
     pending: list[tuple[Any, int]] = [(value, 1)]
     seen: set[int] = set()
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, (str, bytes)) or id(item) in seen:
-            continue
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            children = item
-        else:
-            continue
+        if id(item) in seen:
+            continue  # shared or cyclic: its depth was checked where it was first met
         if depth > MAX_NESTING_DEPTH:
             raise BookingInputError(field, _TOO_DEEP)
         seen.add(id(item))
-        pending.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, Mapping) else item
+        pending.extend((child, depth + 1) for child in children if _is_container(child))
     return value
+
+
+def _is_container(value: Any) -> bool:
+    if type(value) in _SCALARS:  # the common case, without the slower ABC check
+        return False
+    return isinstance(value, (Mapping, list, tuple, set, frozenset))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def decode_text(field: str, text: str) -> Any:
@@ -117,7 +130,9 @@ def _too_deep(field: str) -> Any:
 
 def decoded(field: str, value: Any) -> Any:
     """Structured inputs may arrive as text when a whole Jinja expression renders them."""
-    return decode_text(field, value) if isinstance(value, str) else check_nesting(field, value)
+    if isinstance(value, str):
+        return decode_text(field, value)
+    return check_nesting(field, value)
 
 
 def is_list(value: Any) -> bool:
