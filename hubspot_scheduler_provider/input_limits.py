@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 #: RFC 5321's limit on a forward path (256) less its angle brackets; email-validator enforces it too
 #: (and 64 for the local part), this cap only spares it megabyte inputs.
 MAX_EMAIL_LENGTH = 254
+#: RFC 5321 section 4.5.3.1.1: the part before the ``@``.
+MAX_EMAIL_LOCAL_LENGTH = 64
 #: First and last names. HubSpot stores up to 65,536 characters per property, but nobody's name is
 #: longer than this, and HubSpot quotes names in the invitation emails it sends.
 MAX_NAME_LENGTH = 256

@@ -9,6 +9,7 @@ from hubspot_scheduler_provider.errors import BookingInputError
 from hubspot_scheduler_provider.fields._common import check_characters, check_length, kind, quote
 from hubspot_scheduler_provider.input_limits import (
     MAX_EMAIL_LENGTH,
+    MAX_EMAIL_LOCAL_LENGTH,
     MAX_ID_LENGTH,
     MAX_ID_VALUE,
     MAX_LOCALE_LENGTH,
@@ -21,8 +22,9 @@ from hubspot_scheduler_provider.input_limits import (
 _SLUG = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 #: A BCP 47 language tag as HubSpot takes them (``en``, ``en-us``, ``pt_BR``).
 _LOCALE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
-#: The text forms of a boolean that ``parse_switch`` accepts, in any letter case (Jinja renders
-#: Python's ``True`` as ``"True"``). Nothing else: ``"no"``, ``"0"`` or ``""`` would be guesses.
+#: The text forms of a boolean that ``parse_switch`` accepts, in any letter case and with surrounding
+#: whitespace (Jinja renders Python's ``True`` as ``"True"``, templates may end in a newline).
+#: Nothing else: ``"no"``, ``"0"`` or ``""`` would be guesses.
 _SWITCH_TEXT = {"true": True, "false": False}
 
 
@@ -83,6 +85,12 @@ def parse_email(field: str, value: Any) -> str:
             f"{quote(email)} has the non-ASCII character {char!r} (U+{ord(char):04X}) at position "
             f"{position}; only ASCII addresses are accepted{_punycode_hint(email)}",
         )
+    local = email.rpartition("@")[0]
+    if len(local) > MAX_EMAIL_LOCAL_LENGTH:
+        raise BookingInputError(
+            field,
+            f"{len(local)} characters before the @, more than the {MAX_EMAIL_LOCAL_LENGTH} allowed",
+        )
     try:
         _validate_email(email)
     except ValueError as error:  # email-validator's EmailNotValidError
@@ -132,10 +140,11 @@ def parse_identifier(field: str, value: Any) -> str:
 
 
 def parse_switch(field: str, value: Any) -> bool:
-    """A boolean argument: ``True``/``False``, or the text ``"true"``/``"false"`` in any letter case
-    (what a template renders). Anything else (``"no"``, ``0``, ``None``) is refused naming ``field``."""
+    """A boolean argument: ``True``/``False``, or the text ``"true"``/``"false"`` in any letter case,
+    surrounding whitespace ignored (what a template renders). Anything else (``"no"``, ``0``, ``None``)
+    is refused naming ``field``."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in _SWITCH_TEXT:
-        return _SWITCH_TEXT[value.lower()]
+    if isinstance(value, str) and value.strip().lower() in _SWITCH_TEXT:
+        return _SWITCH_TEXT[value.strip().lower()]
     raise BookingInputError(field, f"expected true or false, got {kind(value)}")
