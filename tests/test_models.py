@@ -23,6 +23,10 @@ from pydantic import AwareDatetime, BaseModel, Strict, ValidationError
 import hubspot_scheduler_provider.models as models
 from hubspot_scheduler_provider.api_versions import API_VERSIONS, get_api_version
 from hubspot_scheduler_provider.models._base import RequestModel, ResponseModel
+from tests.hooks.conftest import Answer, ScriptedServer, set_connection
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SPECS_DIR = Path(models.__file__).resolve().parent.parent / "testing" / "specs"
 SHARED_SPECS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "hubspot-openapi"
@@ -380,3 +384,98 @@ def test_hook_and_errors_import_without_building_models() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
     errors_source = (Path(models.__file__).parent.parent / "errors.py").read_text()
     assert "pydantic" not in errors_source.replace("no pydantic", "")
+
+
+# --- typed answers: a spec-breaking boolean is a HubSpotResponseError, never a truth test -------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    """A loopback server answering each request with the next queued bytes (see ``tests/hooks``)."""
+    server = ScriptedServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+BOOKING_ANSWER = {
+    "bookingTimezone": "UTC",
+    "calendarEventId": "evt-1",
+    "contactId": "501",
+    "duration": 1800000,
+    "start": "2026-12-02T14:00:00Z",
+    "end": "2026-12-02T14:30:00Z",
+    "formFields": [],
+    "guestEmails": [],
+    "isOffline": False,
+    "legalConsentResponses": [],
+    "subject": "Meet Alice",
+}
+
+
+def _booking() -> Any:
+    from hubspot_scheduler_provider.booking_input import build_booking
+
+    return build_booking(
+        {
+            "slug": "alice-smith",
+            "email": "jane.doe@example.com",
+            "firstName": "Jane",
+            "lastName": "Doe",
+            "startTime": "2026-12-02T14:00:00Z",
+            "duration": 1800000,
+        }
+    )
+
+
+def _answering(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]) -> Any:
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+    set_connection(monkeypatch, host=server.url, password="scripted-token")
+    server.queue(Answer(body=json.dumps(body).encode(), headers={"X-HubSpot-Correlation-Id": "corr-typed"}))
+    return HubSpotSchedulerHook(max_retries=0)
+
+
+@pytest.mark.parametrize("offline", ["false", "true", 0, 1, None])
+def test_a_booking_answer_with_a_non_boolean_is_offline_is_a_response_error(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, offline: Any
+) -> None:
+    from hubspot_scheduler_provider.errors import HubSpotResponseError
+
+    hook = _answering(scripted, monkeypatch, {**BOOKING_ANSWER, "isOffline": offline})
+
+    with pytest.raises(HubSpotResponseError) as raised:
+        hook.book_meeting(_booking())
+
+    assert raised.value.correlation_id == "corr-typed"
+    assert raised.value.outcome_unknown  # HTTP 200: probably booked, but the answer cannot be trusted
+    assert "isOffline" in str(raised.value)
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_booking_result_exposes_is_offline_typed(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, offline: bool
+) -> None:
+    hook = _answering(scripted, monkeypatch, {**BOOKING_ANSWER, "isOffline": offline})
+
+    assert hook.book_meeting(_booking()).is_offline is offline
+
+
+def test_a_page_answer_with_a_text_boolean_is_a_response_error_with_the_correlation_id(
+    hubspot_sandbox: Any, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubspot_scheduler_provider.errors import HubSpotResponseError
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+    # A real page answer from the sandbox, with one boolean turned into the text HubSpot must not send.
+    info = (
+        HubSpotSchedulerHook().get_booking_info("alice-smith", "UTC").model_dump(mode="json", by_alias=True)
+    )
+    hook = _answering(scripted, monkeypatch, {**info, "isOffline": "false"})
+
+    with pytest.raises(HubSpotResponseError) as raised:
+        hook.get_booking_info("alice-smith", "UTC")
+
+    assert raised.value.correlation_id == "corr-typed"
+    assert "isOffline" in str(raised.value)
