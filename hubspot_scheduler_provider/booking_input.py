@@ -37,7 +37,6 @@ from hubspot_scheduler_provider.fields import (
     parse_name,
     parse_slug,
     parse_start_time,
-    parse_text,
     parse_timezone,
     parse_user_ids,
     quote,
@@ -48,8 +47,8 @@ from hubspot_scheduler_provider.page_check import check_against_page
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.models import MeetingBooking
 
-#: Importable from here until the booking operators, availability and the batch import them from
-#: their own modules (``booking_fields``, ``fields``, ``page_check``).
+#: The merge's own names, and (until the booking operators and availability import them from their own
+#: modules: ``booking_fields``, ``fields``, ``page_check``) the parsers and page check they use.
 __all__ = [
     "BOOKING_FIELDS",
     "BOOKING_KEYWORDS",
@@ -64,7 +63,6 @@ __all__ = [
     "parse_duration",
     "parse_slug",
     "parse_start_time",
-    "parse_text",
     "parse_timezone",
 ]
 

@@ -24,6 +24,8 @@ import hubspot_scheduler_provider.models as models
 from hubspot_scheduler_provider.api_versions import API_VERSIONS, get_api_version
 from hubspot_scheduler_provider.models._base import RequestModel, ResponseModel
 from tests.hooks.conftest import Answer, ScriptedServer, set_connection
+from tests.operators.conftest import BOOKER
+from tests.reliability.test_bad_responses import VALID_BOOKING_ANSWER as BOOKING_ANSWER
 
 if typing.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -399,34 +401,10 @@ def scripted() -> Iterator[ScriptedServer]:
     server.httpd.server_close()
 
 
-BOOKING_ANSWER = {
-    "bookingTimezone": "UTC",
-    "calendarEventId": "evt-1",
-    "contactId": "501",
-    "duration": 1800000,
-    "start": "2026-12-02T14:00:00Z",
-    "end": "2026-12-02T14:30:00Z",
-    "formFields": [],
-    "guestEmails": [],
-    "isOffline": False,
-    "legalConsentResponses": [],
-    "subject": "Meet Alice",
-}
-
-
 def _booking() -> Any:
     from hubspot_scheduler_provider.booking_input import build_booking
 
-    return build_booking(
-        {
-            "slug": "alice-smith",
-            "email": "jane.doe@example.com",
-            "firstName": "Jane",
-            "lastName": "Doe",
-            "startTime": "2026-12-02T14:00:00Z",
-            "duration": 1800000,
-        }
-    )
+    return build_booking(BOOKER)
 
 
 def _answering(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]) -> Any:

@@ -52,7 +52,8 @@ class CreateCalendarMeetingOperator(BaseOperator):
     :param attendee_owner_ids: Owner IDs of colleagues to invite. Templated.
     :param outcome: ``hs_meeting_outcome``; default ``SCHEDULED``.
     :param reminders: Email reminders: ``[{"numberOfTimeUnits": 1, "timeUnit": "DAYS"}]``.
-    :param include_description_in_reminders: Put ``body`` into the reminder emails.
+    :param include_description_in_reminders: Put ``body`` into the reminder emails: a boolean or the text
+        ``"true"``/``"false"`` (any case); anything else fails the task naming the argument.
     :param hubspot_conn_id: Connection to HubSpot. Templated.
     :param api_version: HubSpot API version; default: the connection's.
     """

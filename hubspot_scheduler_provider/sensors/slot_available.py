@@ -58,7 +58,8 @@ class MeetingSlotAvailableSensor(BaseSensorOperator):
     :param latest: Latest end: the meeting must be over by then. None for no limit. Templated.
     :param hubspot_conn_id: Connection to HubSpot. Templated.
     :param api_version: HubSpot API version; default: the connection's.
-    :param deferrable: Wait in the triggerer instead of a worker slot.
+    :param deferrable: Wait in the triggerer instead of a worker slot: a boolean or the text
+        ``"true"``/``"false"`` (any case); anything else fails the task naming the argument.
     """
 
     template_fields: Sequence[str] = ("slug", "duration", "timezone", "earliest", "latest", "hubspot_conn_id")

@@ -11,25 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from hubspot_scheduler_provider.booking_fields import BOOKING_FIELDS
+from tests.operators.conftest import BOOKER
+
 MB = 1_000_000
-#: A valid booking as keywords of ``BookMeetingOperator``.
-BOOKING = {
-    "slug": "alice-smith",
-    "contact_email": "jane.doe@example.com",
-    "first_name": "Jane",
-    "last_name": "Doe",
-    "start_time": "2026-12-02T14:00:00Z",
-    "duration": 1800000,
-}
-#: The same booking as a payload under HubSpot's names.
-PAYLOAD = {
-    "slug": "alice-smith",
-    "email": "jane.doe@example.com",
-    "firstName": "Jane",
-    "lastName": "Doe",
-    "startTime": "2026-12-02T14:00:00Z",
-    "duration": 1800000,
-}
+#: A valid booking under HubSpot's names, and as keywords of ``BookMeetingOperator``.
+PAYLOAD = BOOKER
+BOOKING = {field.keyword: PAYLOAD[field.wire] for field in BOOKING_FIELDS if field.wire in PAYLOAD}
 #: A valid ``CreateCalendarMeetingOperator`` call.
 CALENDAR = {
     "organizer_user_id": 1001,

@@ -20,6 +20,7 @@ from hubspot_scheduler_provider.booking_fields import BOOKING_FIELDS
 from hubspot_scheduler_provider.booking_input import build_booking
 from hubspot_scheduler_provider.errors import BookingInputError
 from hubspot_scheduler_provider.testing.spec import SCHEDULER_SPECS, SpecFile
+from tests.operators.conftest import BOOKER
 from tests.property.strategies import HOSTILE_STRINGS, field_value, overrides, payloads
 
 #: Every name a message may start with: payload spellings, operator keywords, or the payload itself.
@@ -33,14 +34,7 @@ PROPERTIES = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-VALID = {
-    "slug": "alice-smith",
-    "email": "jane.doe@example.com",
-    "firstName": "Jane",
-    "lastName": "Doe",
-    "startTime": "2026-12-02T14:00:00Z",
-    "duration": 1800000,
-}
+VALID = BOOKER
 _SPENT: list[float] = []
 
 
