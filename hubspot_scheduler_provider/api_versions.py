@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hubspot_scheduler_provider.units import MS_PER_MINUTE
+
 DurationUnit = Literal["milliseconds", "minutes"]
 
 
@@ -44,8 +46,6 @@ API_VERSIONS: dict[str, ApiVersion] = {
 #: The newest stable date version; v3 support ends in September 2027.
 DEFAULT_API_VERSION = "2026-09"
 
-_MS_PER_MINUTE = 60_000
-
 
 def get_api_version(name: str | None) -> ApiVersion:
     """Return the version called ``name`` (default: newest stable), or raise naming the choices."""
@@ -62,15 +62,15 @@ def get_api_version(name: str | None) -> ApiVersion:
 def duration_to_wire(duration_ms: int, version: ApiVersion) -> int:
     """Convert a duration in milliseconds to the unit ``version`` expects on the wire."""
     if version.duration_unit == "minutes":
-        if duration_ms % _MS_PER_MINUTE:
+        if duration_ms % MS_PER_MINUTE:
             raise ValueError(
                 f"duration: {duration_ms} ms is not a whole number of minutes, which API version "
                 f"{version.name} requires"
             )
-        return duration_ms // _MS_PER_MINUTE
+        return duration_ms // MS_PER_MINUTE
     return duration_ms
 
 
 def duration_from_wire(value: int, version: ApiVersion) -> int:
     """Convert a wire duration of ``version`` back to milliseconds."""
-    return value * _MS_PER_MINUTE if version.duration_unit == "minutes" else value
+    return value * MS_PER_MINUTE if version.duration_unit == "minutes" else value

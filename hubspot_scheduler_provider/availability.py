@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowException
 
-from hubspot_scheduler_provider.booking_input import (
+from hubspot_scheduler_provider.fields import (
     format_in_zone,
     parse_duration,
     parse_slug,
     parse_start_time,
     parse_timezone,
 )
+from hubspot_scheduler_provider.units import MS_PER_MINUTE, duration_not_offered
 
 if TYPE_CHECKING:
     from pendulum import DateTime
@@ -42,7 +43,6 @@ MAX_MONTHS = 12
 START_TIME_NOT_VALID = "MeetingsBookingSchedulingError.MEETING_START_TIME_NOT_VALID"
 
 _log = logging.getLogger(__name__)
-_MS_PER_MINUTE = 60_000
 
 
 class SlotReader(Protocol):
@@ -99,7 +99,7 @@ class SlotQuery:
         if earliest_ms is not None and latest_ms is not None and earliest_ms + query.duration_ms > latest_ms:
             raise BookingInputError(
                 "latest",
-                f"{query.describe(latest_ms)} leaves no room for a {query.duration_ms // _MS_PER_MINUTE}"
+                f"{query.describe(latest_ms)} leaves no room for a {query.duration_ms // MS_PER_MINUTE}"
                 f"-minute meeting after earliest {query.describe(earliest_ms)}",
             )
         return query
@@ -130,7 +130,7 @@ class SlotQuery:
     def no_free_slot(self, why: str = "") -> NoFreeSlotError:
         """The error for "the window has no free slot" (``why``: what else happened, if anything)."""
         return NoFreeSlotError(
-            f"No free {self.duration_ms // _MS_PER_MINUTE}-minute slot on page {self.slug!r} in "
+            f"No free {self.duration_ms // MS_PER_MINUTE}-minute slot on page {self.slug!r} in "
             f"{self.describe_window()}" + (f" ({why})" if why else "")
         )
 
@@ -157,12 +157,7 @@ def slot_starts(availability: LinkAvailability | None, query: SlotQuery) -> list
         from hubspot_scheduler_provider.errors import BookingInputError
 
         offered = sorted(slots.meeting_duration_millis for slots in by_duration.values())
-        raise BookingInputError(
-            "duration",
-            f"{query.duration_ms // _MS_PER_MINUTE} min ({query.duration_ms} ms) is not offered by page "
-            f"{query.slug!r}; it offers "
-            + ", ".join(f"{ms // _MS_PER_MINUTE} min ({ms} ms)" for ms in offered),
-        )
+        raise BookingInputError("duration", duration_not_offered(query.slug, query.duration_ms, offered))
     return []
 
 

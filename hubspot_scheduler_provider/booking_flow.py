@@ -401,7 +401,7 @@ class BookingFlow:
             raw=result.raw,
             correlation_id=result.correlation_id,
             reconciled=False,
-            is_offline=bool(result.meeting.is_offline),
+            is_offline=result.is_offline,
         )
         self._record_booked(entry, record, booking_key, result.raw, reconciled=False)
         return outcome
@@ -526,7 +526,9 @@ def at(template: MeetingBooking, slot: datetime) -> MeetingBooking:
 
 
 def _parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    from hubspot_scheduler_provider.units import parse_iso_instant
+
+    return parse_iso_instant(text)
 
 
 def _utc_text(epoch_seconds: float) -> str:

@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, Strict, ValidationError
 
 import hubspot_scheduler_provider.models as models
 from hubspot_scheduler_provider.api_versions import API_VERSIONS, get_api_version
 from hubspot_scheduler_provider.models._base import RequestModel, ResponseModel
+from tests.hooks.conftest import Answer, ScriptedServer, set_connection
+from tests.operators.conftest import BOOKER
+from tests.reliability.test_bad_responses import VALID_BOOKING_ANSWER as BOOKING_ANSWER
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SPECS_DIR = Path(models.__file__).resolve().parent.parent / "testing" / "specs"
 SHARED_SPECS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "hubspot-openapi"
@@ -180,7 +186,14 @@ def test_model_matches_spec(model: type[BaseModel], version: str) -> None:
     for wire_name, prop_schema in properties.items():
         attribute, info = fields[wire_name]
         annotation, allows_none = _strip_none(info.annotation)
+        metadata = list(info.metadata)
+        if typing.get_origin(annotation) is typing.Annotated:  # ``StrictBool | None``
+            annotation, *more = typing.get_args(annotation)
+            metadata.extend(more)
         problem = type_problem(annotation, prop_schema, version, in_request)
+        if prop_schema.get("type") == "boolean" and not any(isinstance(m, Strict) for m in metadata):
+            # pydantic's lax bool reads the string "false" as False; the spec says a JSON boolean.
+            problem = f"{annotation!r} is not StrictBool"
         assert problem is None, f"{model.__name__}.{attribute} ({wire_name}): {problem}"
         if wire_name in required:
             assert not allows_none, f"{model.__name__}.{attribute} is required but accepts None"
@@ -372,3 +385,74 @@ def test_hook_and_errors_import_without_building_models() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
     errors_source = (Path(models.__file__).parent.parent / "errors.py").read_text()
     assert "pydantic" not in errors_source.replace("no pydantic", "")
+
+
+# --- typed answers: a spec-breaking boolean is a HubSpotResponseError, never a truth test -------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    """A loopback server answering each request with the next queued bytes (see ``tests/hooks``)."""
+    server = ScriptedServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def _booking() -> Any:
+    from hubspot_scheduler_provider.booking_input import build_booking
+
+    return build_booking(BOOKER)
+
+
+def _answering(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]) -> Any:
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+    set_connection(monkeypatch, host=server.url, password="scripted-token")
+    server.queue(Answer(body=json.dumps(body).encode(), headers={"X-HubSpot-Correlation-Id": "corr-typed"}))
+    return HubSpotSchedulerHook(max_retries=0)
+
+
+@pytest.mark.parametrize("offline", ["false", "true", 0, 1, None])
+def test_a_booking_answer_with_a_non_boolean_is_offline_is_a_response_error(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, offline: Any
+) -> None:
+    from hubspot_scheduler_provider.errors import HubSpotResponseError
+
+    hook = _answering(scripted, monkeypatch, {**BOOKING_ANSWER, "isOffline": offline})
+
+    with pytest.raises(HubSpotResponseError) as raised:
+        hook.book_meeting(_booking())
+
+    assert raised.value.correlation_id == "corr-typed"
+    assert raised.value.outcome_unknown  # HTTP 200: probably booked, but the answer cannot be trusted
+    assert "isOffline" in str(raised.value)
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_booking_result_exposes_is_offline_typed(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, offline: bool
+) -> None:
+    hook = _answering(scripted, monkeypatch, {**BOOKING_ANSWER, "isOffline": offline})
+
+    assert hook.book_meeting(_booking()).is_offline is offline
+
+
+def test_a_page_answer_with_a_text_boolean_is_a_response_error_with_the_correlation_id(
+    hubspot_sandbox: Any, scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubspot_scheduler_provider.errors import HubSpotResponseError
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+    # A real page answer from the sandbox, with one boolean turned into the text HubSpot must not send.
+    info = (
+        HubSpotSchedulerHook().get_booking_info("alice-smith", "UTC").model_dump(mode="json", by_alias=True)
+    )
+    hook = _answering(scripted, monkeypatch, {**info, "isOffline": "false"})
+
+    with pytest.raises(HubSpotResponseError) as raised:
+        hook.get_booking_info("alice-smith", "UTC")
+
+    assert raised.value.correlation_id == "corr-typed"
+    assert "isOffline" in str(raised.value)

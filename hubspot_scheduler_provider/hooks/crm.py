@@ -29,6 +29,7 @@ from hubspot_scheduler_provider.hooks._transport import correlation_id
 # HubSpot's CRM search limit lives in ``pacing``; re-exported here for callers that read it from the CRM.
 from hubspot_scheduler_provider.pacing import SEARCH_MAX_REQUESTS as SEARCH_MAX_REQUESTS
 from hubspot_scheduler_provider.pacing import SEARCH_WINDOW_SECONDS as SEARCH_WINDOW_SECONDS
+from hubspot_scheduler_provider.units import parse_iso_instant
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,7 +104,7 @@ def parse_crm_time(value: Any) -> datetime | None:
     if text.lstrip("-").isdigit():
         return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_iso_instant(text)
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

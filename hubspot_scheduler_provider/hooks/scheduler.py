@@ -20,7 +20,6 @@ from urllib.parse import quote
 from airflow.providers.http.hooks.http import HttpHook
 
 from hubspot_scheduler_provider._validation import require_choice, require_whole_number, validation_summary
-from hubspot_scheduler_provider.booking_input import parse_text
 from hubspot_scheduler_provider.errors import (
     BookingInputError,
     HubSpotConfigError,
@@ -29,6 +28,7 @@ from hubspot_scheduler_provider.errors import (
     HubSpotResponseError,
     error_from_response,
 )
+from hubspot_scheduler_provider.fields import parse_text, parse_timezone
 from hubspot_scheduler_provider.hooks._oauth import TOKEN_PATH, OAuthTokenSource, StaticToken, TokenSource
 from hubspot_scheduler_provider.hooks._settings import (
     HubSpotSettings,
@@ -40,6 +40,7 @@ from hubspot_scheduler_provider.hooks._wire import BoundedSession
 from hubspot_scheduler_provider.pacing import RateLimitState
 from hubspot_scheduler_provider.redaction import redacting
 from hubspot_scheduler_provider.retry_rules import RetryPolicy
+from hubspot_scheduler_provider.units import MS_PER_MINUTE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -350,7 +351,7 @@ class HubSpotSchedulerHook(HttpHook):
         from hubspot_scheduler_provider.models import BookingInfo
 
         path = self._path(f"/meeting-links/book/{_slug_segment(slug)}")
-        params = {"timezone": parse_text("timezone", timezone)}
+        params = {"timezone": parse_timezone("timezone", timezone)}
         return self._get_parsed(BookingInfo, path, params, "booking info")  # type: ignore[no-any-return]
 
     def get_availability(self, slug: str, timezone: str, month_offset: int = 0) -> AvailabilityPage:
@@ -359,7 +360,7 @@ class HubSpotSchedulerHook(HttpHook):
 
         require_whole_number("month_offset", month_offset, minimum=0, error=BookingInputError)
         path = self._path(f"/meeting-links/book/availability-page/{_slug_segment(slug)}")
-        params = {"timezone": parse_text("timezone", timezone), "monthOffset": month_offset}
+        params = {"timezone": parse_timezone("timezone", timezone), "monthOffset": month_offset}
         return self._get_parsed(AvailabilityPage, path, params, "availability")  # type: ignore[no-any-return]
 
     def find_slots(
@@ -406,7 +407,7 @@ class HubSpotSchedulerHook(HttpHook):
         # DEBUG: the calling operator logs the one INFO line per booking (its summary).
         self.log.debug(
             "Booking a %d-minute meeting on page %r at %s (API %s)",
-            booking.duration // 60_000,
+            booking.duration // MS_PER_MINUTE,
             booking.slug,
             body["startTime"],
             version.name,

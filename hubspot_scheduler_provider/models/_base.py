@@ -3,7 +3,9 @@
 Requests forbid unknown fields so a typo fails before anything is sent; responses allow (and keep)
 unknown fields so a field HubSpot adds later neither breaks a DAG nor gets lost.
 Each model names the OpenAPI schema it mirrors in ``__spec_schema__``; a test checks every model
-against HubSpot's specs for every API version.
+against HubSpot's specs for every API version. Booleans are ``StrictBool``: pydantic would otherwise
+read the string ``"false"`` as ``False`` and ``"no"`` as an error only sometimes; an answer that breaks
+the spec's ``type: boolean`` fails parsing (a ``HubSpotResponseError`` with the correlation id).
 """
 
 from __future__ import annotations

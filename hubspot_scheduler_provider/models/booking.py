@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictBool
 
 from hubspot_scheduler_provider.api_versions import (
     ApiVersion,
@@ -32,7 +32,7 @@ class LegalConsentResponse(RequestModel):
     __spec_schema__ = "ExternalLegalConsentResponse"
 
     communication_type_id: str
-    consented: bool
+    consented: StrictBool
 
 
 class MeetingBooking(RequestModel):
@@ -73,7 +73,7 @@ class ValidatedFormField(ResponseModel):
     __spec_schema__ = "ExternalValidatedFormField"
 
     field_type: str | None = None
-    is_custom: bool
+    is_custom: StrictBool
     label: str
     name: str
     translated_label: str | None = None
@@ -85,7 +85,7 @@ class BookedLegalConsentResponse(ResponseModel):
     __spec_schema__ = "ExternalLegalConsentResponse"
 
     communication_type_id: str
-    consented: bool
+    consented: StrictBool
 
 
 class BookedMeeting(ResponseModel):
@@ -104,7 +104,7 @@ class BookedMeeting(ResponseModel):
     end: datetime
     form_fields: list[ValidatedFormField]
     guest_emails: list[str]
-    is_offline: bool
+    is_offline: StrictBool
     legal_consent_responses: list[BookedLegalConsentResponse]
     locale: str | None = None
     location: str | None = None
@@ -132,3 +132,12 @@ class BookingResult:
     raw: dict[str, Any]
     #: ``X-HubSpot-Correlation-Id`` of the answer, for HubSpot support.
     correlation_id: str | None
+
+    @property
+    def is_offline(self) -> bool:
+        """HubSpot booked without the host's calendar (disconnected): nothing is in a calendar.
+
+        A JSON boolean, checked when the answer was parsed: ``"false"`` or ``1`` there is a
+        ``HubSpotResponseError``, never a truth test of the raw value.
+        """
+        return self.meeting.is_offline

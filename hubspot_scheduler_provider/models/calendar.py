@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime  # noqa: TC003 (pydantic resolves annotations at runtime)
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictBool
 
 from hubspot_scheduler_provider.models._base import (
     RequestModel,
@@ -51,7 +51,7 @@ class EmailReminderSchedule(RequestModel):
     __spec_schema__ = "ExternalEmailReminderSchedule"
 
     reminders: list[Reminder] = Field(default_factory=list)
-    should_include_invite_description: bool
+    should_include_invite_description: StrictBool
 
 
 class CalendarMeetingProperties(SnakeCaseRequestModel):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime  # noqa: TC003 (pydantic resolves annotations at runtime)
 
+from pydantic import StrictBool  # noqa: TC002 (pydantic resolves annotations at runtime)
+
 from hubspot_scheduler_provider.models._base import RequestModel, ResponseModel
 
 
@@ -39,7 +41,7 @@ class MeetingLink(ResponseModel):
     __spec_schema__ = "ExternalLinkMetadata"
 
     created_at: datetime
-    default_link: bool
+    default_link: StrictBool
     id: str
     link: str
     name: str | None = None
@@ -81,7 +83,7 @@ class MeetingsUser(ResponseModel):
 
     calendar_provider: str
     id: str
-    is_sales_starter: bool
+    is_sales_starter: StrictBool
     user_id: str
     user_profile: UserProfile
 
@@ -90,7 +92,7 @@ class UserBusyTimes(ResponseModel):
     __spec_schema__ = "ExternalUserBusyTimes"
 
     busy_times: list[TimeRange]
-    is_offline: bool
+    is_offline: StrictBool
     meetings_user: MeetingsUser
 
 
@@ -111,7 +113,7 @@ class LinkAvailabilityForDuration(ResponseModel):
 class LinkAvailability(ResponseModel):
     __spec_schema__ = "ExternalLinkAvailability"
 
-    has_more: bool
+    has_more: StrictBool
     #: Keyed by the duration in milliseconds, as a string.
     link_availability_by_duration: dict[str, LinkAvailabilityForDuration]
 
@@ -138,9 +140,9 @@ class FormFieldOption(ResponseModel):
     description: str
     display_order: int
     double_data: float
-    hidden: bool
+    hidden: StrictBool
     label: str
-    read_only: bool
+    read_only: StrictBool
     value: str
 
 
@@ -150,8 +152,8 @@ class LinkFormField(ResponseModel):
     __spec_schema__ = "ExternalLinkFormField"
 
     field_type: str
-    is_custom: bool
-    is_required: bool
+    is_custom: StrictBool
+    is_required: StrictBool
     label: str
     name: str
     options: list[FormFieldOption]
@@ -161,7 +163,7 @@ class LinkFormField(ResponseModel):
 class GuestSettings(ResponseModel):
     __spec_schema__ = "ExternalGuestSettings"
 
-    can_add_guests: bool
+    can_add_guests: StrictBool
     max_guest_count: int
 
 
@@ -170,7 +172,7 @@ class CommunicationConsentCheckbox(ResponseModel):
 
     communication_type_id: str
     label: str
-    required: bool
+    required: StrictBool
 
 
 class LegalConsentOptions(ResponseModel):
@@ -178,7 +180,7 @@ class LegalConsentOptions(ResponseModel):
 
     communication_consent_checkboxes: list[CommunicationConsentCheckbox]
     communication_consent_text: str
-    is_legitimate_interest: bool
+    is_legitimate_interest: StrictBool
     legitimate_interest_legal_basis: str | None = None
     legitimate_interest_subscription_types: list[int]
     privacy_policy_text: str
@@ -193,9 +195,9 @@ class WelcomeScreenInfo(ResponseModel):
 
     description: str | None = None
     logo_url: str | None = None
-    show_welcome_screen: bool | None = None
+    show_welcome_screen: StrictBool | None = None
     title: str | None = None
-    use_company_logo: bool | None = None
+    use_company_logo: StrictBool | None = None
 
 
 class MeetingLinkSettings(ResponseModel):
@@ -211,12 +213,12 @@ class MeetingLinkSettings(ResponseModel):
     form_fields: list[LinkFormField]
     guest_settings: GuestSettings | None = None
     language: str | None = None
-    legal_consent_enabled: bool
+    legal_consent_enabled: StrictBool
     legal_consent_options: LegalConsentOptions | None = None
     locale: str | None = None
     location: str | None = None
     meeting_buffer_time: int
-    owner_prioritized: bool
+    owner_prioritized: StrictBool
     redirect_url: str | None = None
     start_time_increment_minutes: str
     weeks_to_advertise: int
@@ -243,8 +245,8 @@ class BrandingMetadata(ResponseModel):
     logo_width: int | None = None
     primary_color: str | None = None
     secondary_color: str | None = None
-    show_marketing_ad: bool
-    show_sales_ad: bool
+    show_marketing_ad: StrictBool
+    show_sales_ad: StrictBool
 
 
 class BookingInfo(ResponseModel):
@@ -255,7 +257,7 @@ class BookingInfo(ResponseModel):
     all_users_busy_times: list[UserBusyTimes]
     branding_metadata: BrandingMetadata | None = None
     custom_params: MeetingLinkSettings
-    is_offline: bool
+    is_offline: StrictBool
     link_availability: LinkAvailability | None = None
     link_id: str
     link_type: str

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
+from hubspot_scheduler_provider.booking_fields import BOOKING_KEYWORDS
 from hubspot_scheduler_provider.errors import BookingInputError, mask_emails
 from hubspot_scheduler_provider.links import HubSpotContactLink, HubSpotWebConferenceLink, start_run_links
 from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
@@ -31,22 +32,6 @@ if TYPE_CHECKING:
 
 #: ``start_time`` (keyword or payload ``startTime``) that books the first free slot in the window.
 NEXT_AVAILABLE = "next_available"
-
-#: Operator keywords for the booking's fields; kept equal to ``booking_input.BOOKING_KEYWORDS`` (a test
-#: checks) but spelled out so importing this module does not import the input parser.
-_BOOKING_KEYWORDS = (
-    "slug",
-    "contact_email",
-    "first_name",
-    "last_name",
-    "timezone",
-    "start_time",
-    "duration",
-    "locale",
-    "form_fields",
-    "legal_consent_responses",
-    "likely_available_user_ids",
-)
 
 
 class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
@@ -113,7 +98,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
 
     template_fields: Sequence[str] = (
         "payload",
-        *_BOOKING_KEYWORDS,
+        *BOOKING_KEYWORDS,
         "earliest",
         "latest",
         "hubspot_conn_id",
@@ -218,7 +203,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
             normalise_booking,
         )
 
-        overrides = {keyword: getattr(self, keyword) for keyword in _BOOKING_KEYWORDS}
+        overrides = {keyword: getattr(self, keyword) for keyword in BOOKING_KEYWORDS}
         collected = collect_booking_input(self.payload, overrides)
         start = collected.get("start_time")
         next_available = start is not None and _is_next_available(start.value)
@@ -240,15 +225,18 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
 
         start_run_links(self)
         booking, next_available = self._read_booking()
-        dry_run = _switch("validate_only", self.validate_only)
-        allow_offline = _switch("allow_offline", self.allow_offline)
+        from hubspot_scheduler_provider.fields import parse_switch
+
+        dry_run = parse_switch("validate_only", self.validate_only)
+        allow_offline = parse_switch("allow_offline", self.allow_offline)
+        validate_against_page = parse_switch("validate_against_page", self.validate_against_page)
         booking_key = _booking_key(self.booking_key)
         with self.hook_closed_after() as hook:
             query = self._slot_query(booking) if next_available else None
             if dry_run:
                 if query is not None:
                     booking = self._with_slot_free_now(context, hook, booking, query)
-                elif self.validate_against_page:
+                elif validate_against_page:
                     self._check_against_page(hook, booking)
                 return self._dry_run(hook, booking)
             flow = BookingFlow(
@@ -256,12 +244,12 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
                 log=self.log,
                 ledger=task_ledger(context),
                 repeat=is_repeat_attempt(context),
-                allow_resend=_switch("allow_resend", self.allow_resend),
+                allow_resend=parse_switch("allow_resend", self.allow_resend),
                 key_ledger=None if booking_key is None else self._key_ledger(context, hook, key_ledger),
                 index_lag_seconds=self.crm_index_lag_seconds,
                 writer=writer_of(context),
             )
-            prepare = (lambda b: self._check_against_page(hook, b)) if self.validate_against_page else None
+            prepare = (lambda b: self._check_against_page(hook, b)) if validate_against_page else None
             if query is not None:
                 booking, result = flow.book_next_available(
                     booking,
@@ -291,7 +279,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         return key_ledger(context, portal_id)
 
     def _check_against_page(self, hook: HubSpotSchedulerHook, booking: MeetingBooking) -> None:
-        from hubspot_scheduler_provider.booking_input import check_against_page
+        from hubspot_scheduler_provider.page_check import check_against_page
 
         info = hook.get_booking_info(booking.slug, booking.timezone or "UTC")
         for note in check_against_page(booking, info):
@@ -414,15 +402,6 @@ def _is_next_available(value: Any) -> bool:
 
 def _from_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-
-
-def _switch(field: str, value: Any) -> bool:
-    """A templated on/off flag: a bool, or the text a template renders one to (``"False"`` is false)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise BookingInputError(field, f"expected true or false, got {value!r}")
 
 
 def _with_booking_keys_asset(inlets: Any) -> Any:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
+from hubspot_scheduler_provider.booking_fields import BOOKING_KEYWORDS
 from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
-from hubspot_scheduler_provider.operators.book_meeting import _BOOKING_KEYWORDS, _with_booking_keys_asset
+from hubspot_scheduler_provider.operators.book_meeting import _with_booking_keys_asset
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 #: Booking fields that differ per person; every other booking keyword may be set once for all items.
 _PER_PERSON_KEYWORDS = ("contact_email", "first_name", "last_name", "start_time")
-_SHARED_KEYWORDS = tuple(keyword for keyword in _BOOKING_KEYWORDS if keyword not in _PER_PERSON_KEYWORDS)
+_SHARED_KEYWORDS = tuple(keyword for keyword in BOOKING_KEYWORDS if keyword not in _PER_PERSON_KEYWORDS)
 _XCOM_RETURN_KEY = "return_value"
 
 
@@ -268,8 +269,8 @@ def _split_booking_key(item: Any, pattern: str | None) -> tuple[Any, str | None]
 
 def _items(payloads: Any) -> Iterable[Any]:
     """The rendered ``payloads`` as an iterable of items (not copied: XCom sequences stay lazy)."""
-    from hubspot_scheduler_provider.booking_input import decode_text
     from hubspot_scheduler_provider.errors import BookingInputError
+    from hubspot_scheduler_provider.fields import decode_text
 
     if isinstance(payloads, (str, bytes)):
         payloads = decode_text("payloads", payloads.decode() if isinstance(payloads, bytes) else payloads)

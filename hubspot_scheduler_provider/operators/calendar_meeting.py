@@ -54,7 +54,8 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
     :param attendee_owner_ids: Owner IDs of colleagues to invite. Templated.
     :param outcome: ``hs_meeting_outcome``; default ``SCHEDULED``.
     :param reminders: Email reminders: ``[{"numberOfTimeUnits": 1, "timeUnit": "DAYS"}]``.
-    :param include_description_in_reminders: Put ``body`` into the reminder emails.
+    :param include_description_in_reminders: Put ``body`` into the reminder emails: a boolean or the text
+        ``"true"``/``"false"`` (any case); anything else fails the task naming the argument.
     :param hubspot_conn_id: Connection to HubSpot. Templated.
     :param api_version: HubSpot API version; default: the connection's.
     """
@@ -124,14 +125,17 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
         """The validated request from the rendered arguments (raises ``BookingInputError``)."""
         from pydantic import ValidationError
 
-        from hubspot_scheduler_provider._validation import validation_summary
-        from hubspot_scheduler_provider.booking_input import (
+        from hubspot_scheduler_provider.errors import BookingInputError
+        from hubspot_scheduler_provider.fields import (
+            check_nesting,
+            parse_identifier,
             parse_start_time,
+            parse_switch,
             parse_text,
             parse_timezone,
             parse_user_ids,
+            validation_summary,
         )
-        from hubspot_scheduler_provider.errors import BookingInputError
         from hubspot_scheduler_provider.models import (
             AssociationCreateRequest,
             AssociationSpec,
@@ -152,6 +156,7 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
             else None
         )
         reminders = []
+        check_nesting("reminders", self.reminders)
         for index, reminder in enumerate(self.reminders or []):
             try:
                 reminders.append(Reminder.model_validate(reminder))
@@ -166,11 +171,11 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
                 hs_meeting_end_time=end,
                 hs_timestamp=start,
                 hs_meeting_outcome=parse_text("outcome", self.outcome),
-                hubspot_owner_id=parse_user_ids("owner_id", [self.owner_id])[0],
-                hs_meeting_body=self.body or None,
-                hs_meeting_location=self.location or None,
+                hubspot_owner_id=parse_identifier("owner_id", self.owner_id),
+                hs_meeting_body=_long_text("body", self.body),
+                hs_meeting_location=parse_text("location", self.location) if self.location else None,
                 hs_meeting_location_type=self.location_type or None,
-                hs_internal_meeting_notes=self.internal_notes or None,
+                hs_internal_meeting_notes=_long_text("internal_notes", self.internal_notes),
                 hs_attendee_owner_ids=attendees,
             )
         except ValidationError as error:
@@ -180,7 +185,10 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
             properties=properties,
             timezone=zone,
             email_reminder_schedule=EmailReminderSchedule(
-                reminders=reminders, should_include_invite_description=self.include_description_in_reminders
+                reminders=reminders,
+                should_include_invite_description=parse_switch(
+                    "include_description_in_reminders", self.include_description_in_reminders
+                ),
             ),
             associations=[
                 AssociationCreateRequest(
@@ -199,8 +207,8 @@ class CreateCalendarMeetingOperator(HubSpotHookMixin, BaseOperator):
     def _end(self, start: datetime, zone: str) -> datetime:
         from datetime import datetime, timezone
 
-        from hubspot_scheduler_provider.booking_input import parse_duration, parse_start_time
         from hubspot_scheduler_provider.errors import BookingInputError
+        from hubspot_scheduler_provider.fields import parse_duration, parse_start_time
 
         if (self.duration is None) == (self.end_time is None):
             raise BookingInputError("duration", "give either duration or end_time (exactly one)")
@@ -258,6 +266,19 @@ _PROPERTY_KEYWORDS = {
     "hs_internal_meeting_notes": "internal_notes",
     "hs_attendee_owner_ids": "attendee_owner_ids",
 }
+
+
+def _long_text(field: str, value: Any) -> str | None:
+    """Optional multi-line text (a description, notes): ``None`` when empty, else bounded and clean."""
+    from hubspot_scheduler_provider.errors import BookingInputError
+    from hubspot_scheduler_provider.fields._common import check_characters, check_length
+    from hubspot_scheduler_provider.input_limits import MAX_FORM_VALUE_LENGTH
+
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise BookingInputError(field, f"expected text, got {type(value).__name__}")
+    return check_characters(field, check_length(field, value, MAX_FORM_VALUE_LENGTH), multiline=True)
 
 
 def _keyword_of(property_name: str) -> str:

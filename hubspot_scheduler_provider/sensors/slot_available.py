@@ -58,8 +58,9 @@ class MeetingSlotAvailableSensor(HubSpotHookMixin, BaseSensorOperator):
     :param latest: Latest end: the meeting must be over by then. None for no limit. Templated.
     :param hubspot_conn_id: Connection to HubSpot. Templated.
     :param api_version: HubSpot API version; default: the connection's.
-    :param deferrable: Wait in the triggerer instead of a worker slot. Default: Airflow's
-        ``[operators] default_deferrable`` setting (False unless the deployment sets it).
+    :param deferrable: Wait in the triggerer instead of a worker slot: a boolean or the text
+        ``"true"``/``"false"`` (any case); anything else fails the task naming the argument. Default:
+        Airflow's ``[operators] default_deferrable`` setting (False unless the deployment sets it).
     """
 
     template_fields: Sequence[str] = ("slug", "duration", "timezone", "earliest", "latest", "hubspot_conn_id")
@@ -110,8 +111,10 @@ class MeetingSlotAvailableSensor(HubSpotHookMixin, BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=slot) if slot else False
 
     def execute(self, context: Context) -> Any:
+        from hubspot_scheduler_provider.fields import parse_switch
+
         with self.hook_closed_after():
-            if not self.deferrable:
+            if not parse_switch("deferrable", self.deferrable):
                 return super().execute(context)
             return self._look_then_defer(context)
 

@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 from hubspot_scheduler_provider.testing import calendar, scheduler
 from hubspot_scheduler_provider.testing.pages import PORTAL_ID, PORTAL_TIMEZONE
 from hubspot_scheduler_provider.testing.scheduler import Call
+from hubspot_scheduler_provider.units import MS_PER_MINUTE
 
 
 def account_details(call: Call) -> dict[str, Any]:
     offset = call.state.clock().astimezone(ZoneInfo(PORTAL_TIMEZONE)).utcoffset()
     offset_ms = int(offset.total_seconds() * 1000) if offset is not None else 0
     sign = "-" if offset_ms < 0 else "+"
-    minutes = abs(offset_ms) // 60_000
+    minutes = abs(offset_ms) // MS_PER_MINUTE
     return {
         "portalId": PORTAL_ID,
         "accountType": "SANDBOX",

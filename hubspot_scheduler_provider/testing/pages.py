@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MINUTE_MS = 60_000
+from hubspot_scheduler_provider.units import MS_PER_MINUTE
 
 INCREMENT_NAMES = {
     5: "FIVE",
@@ -125,7 +125,7 @@ class MeetingPage:
 
     @property
     def increment_ms(self) -> int:
-        return self.increment_minutes * MINUTE_MS
+        return self.increment_minutes * MS_PER_MINUTE
 
     @property
     def legal_consent_enabled(self) -> bool:
@@ -157,7 +157,7 @@ def seeded_pages() -> list[MeetingPage]:
             link_type="PERSONAL_LINK",
             organizer=ALICE,
             timezone="America/New_York",
-            durations_ms=(30 * MINUTE_MS, 60 * MINUTE_MS),
+            durations_ms=(30 * MS_PER_MINUTE, 60 * MS_PER_MINUTE),
             increment_minutes=15,
         ),
         MeetingPage(
@@ -168,9 +168,9 @@ def seeded_pages() -> list[MeetingPage]:
             organizer=BRUNO,
             members=(BRUNO, CARLA),
             timezone="Europe/Berlin",
-            durations_ms=(30 * MINUTE_MS, 60 * MINUTE_MS),
+            durations_ms=(30 * MS_PER_MINUTE, 60 * MS_PER_MINUTE),
             increment_minutes=30,
-            buffer_ms=15 * MINUTE_MS,
+            buffer_ms=15 * MS_PER_MINUTE,
         ),
         MeetingPage(
             slug="demo-with-form",
@@ -179,9 +179,9 @@ def seeded_pages() -> list[MeetingPage]:
             link_type="PERSONAL_LINK",
             organizer=CARLA,
             timezone="America/New_York",
-            durations_ms=(15 * MINUTE_MS, 30 * MINUTE_MS),
+            durations_ms=(15 * MS_PER_MINUTE, 30 * MS_PER_MINUTE),
             increment_minutes=15,
-            buffer_ms=10 * MINUTE_MS,
+            buffer_ms=10 * MS_PER_MINUTE,
             form_fields=(
                 *STANDARD_FORM_FIELDS,
                 FormField("company", "Company", required=True, custom=True),
@@ -208,7 +208,7 @@ def seeded_pages() -> list[MeetingPage]:
             link_type="PERSONAL_LINK",
             organizer=DIETER,
             timezone="Europe/Berlin",
-            durations_ms=(30 * MINUTE_MS,),
+            durations_ms=(30 * MS_PER_MINUTE,),
             increment_minutes=30,
             offline=True,
         ),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from hubspot_scheduler_provider.retry_rules import DAILY_LIMIT_BACKOFF_SECONDS, poll_again_after
+from hubspot_scheduler_provider.units import MS_PER_MINUTE, parse_iso_instant
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
@@ -158,7 +159,7 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
                     {
                         "status": "timeout",
                         "polls": polls,
-                        "message": f"No free {query.duration_ms // 60_000}-minute slot on page "
+                        "message": f"No free {query.duration_ms // MS_PER_MINUTE}-minute slot on page "
                         f"{self.slug!r} in {query.describe_window()} before the deadline {self.deadline}",
                     }
                 )
@@ -195,7 +196,7 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
 def _parse_deadline(deadline: str | None) -> datetime | None:
     if deadline is None:
         return None
-    moment = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+    moment = parse_iso_instant(deadline)
     if moment.tzinfo is None:
         raise ValueError(f"deadline: {deadline!r} has no UTC offset")
     return moment

@@ -325,11 +325,19 @@ def record_failure(context: Any) -> None:
 OFFLINE_BOOKING = {**BOOKER, "slug": "offline-host", "startTime": "2026-12-02T09:00:00Z"}
 
 
-def test_offline_host_fails_the_task_without_retry(sandbox):
+@pytest.mark.parametrize(
+    "allow_offline", [False, "false", "False"], ids=["False", "text false", "text False"]
+)
+def test_offline_host_fails_the_task_without_retry(sandbox, allow_offline):
+    """A templated switch renders to text: "false" must mean false (it was once taken as true)."""
     failures.clear()
     with make_dag("book_offline_fails") as dag:
         BookMeetingOperator(
-            task_id="book", payload=OFFLINE_BOOKING, retries=3, on_failure_callback=record_failure
+            task_id="book",
+            payload=OFFLINE_BOOKING,
+            allow_offline=allow_offline,
+            retries=3,
+            on_failure_callback=record_failure,
         )
 
     dag_run = run_dag(dag)

@@ -1,4 +1,5 @@
-"""``booking_input``: every accepted spelling of a booking becomes the same ``MeetingBooking``.
+"""``booking_input`` and ``fields``: every accepted spelling of a booking becomes the same
+``MeetingBooking``; the documented rules for switches, non-ASCII emails and zones hold.
 
 Pure functions, no HTTP; what reaches HubSpot is checked end to end in ``test_book_meeting_dag.py``,
 and bad input in ``test_bad_input.py``.
@@ -13,16 +14,16 @@ from typing import TYPE_CHECKING
 import pendulum
 import pytest
 
-from hubspot_scheduler_provider.booking_input import (
-    BOOKING_KEYWORDS,
-    build_booking,
-    collect_booking_input,
-    normalise_booking,
+from hubspot_scheduler_provider.booking_fields import BOOKING_KEYWORDS
+from hubspot_scheduler_provider.booking_input import build_booking, collect_booking_input, normalise_booking
+from hubspot_scheduler_provider.errors import BookingInputError
+from hubspot_scheduler_provider.fields import (
     parse_duration,
+    parse_email,
     parse_start_time,
+    parse_switch,
     parse_timezone,
 )
-from hubspot_scheduler_provider.errors import BookingInputError
 
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.models import MeetingBooking
@@ -99,10 +100,8 @@ def test_meeting_booking_model_as_payload_round_trips():
     assert build_booking(original, {"contact_email": "other@example.com"}).email == "other@example.com"
 
 
-def test_booking_keywords_are_the_operators_keywords():
-    from hubspot_scheduler_provider.operators import book_meeting
-
-    assert tuple(BOOKING_KEYWORDS) == book_meeting._BOOKING_KEYWORDS
+def test_booking_keywords_have_no_email_argument():
+    # The operators import BOOKING_KEYWORDS itself (one home); `email` is Airflow's alert recipient.
     assert "email" not in BOOKING_KEYWORDS
 
 
@@ -308,3 +307,68 @@ def test_durations_are_quoted_as_plain_integers(value, shown):
         parse_duration("duration", value)
 
     assert shown in str(raised.value) and "e+" not in str(raised.value)
+
+
+# --- fields: the rules the docs promise ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(True, True), (False, False), ("true", True), ("False", False), ("TRUE", True), (" false\n", False)],
+)
+def test_switch_accepts_booleans_and_their_text(given: object, expected: bool) -> None:
+    assert parse_switch("allow_offline", given) is expected
+
+
+@pytest.mark.parametrize("given", ["yes", "no", "0", "1", "", "t", "on", 0, 1, None, [True], "false!"])
+def test_switch_refuses_everything_else_naming_the_argument(given: object) -> None:
+    with pytest.raises(BookingInputError) as raised:
+        parse_switch("allow_offline", given)
+    assert raised.value.field == "allow_offline"
+    assert "expected true or false" in str(raised.value)
+
+
+def test_punycode_domains_are_accepted_and_unicode_ones_refused_showing_the_punycode() -> None:
+    assert parse_email("contact_email", "jane@xn--bcher-kva.example") == "jane@xn--bcher-kva.example"
+
+    with pytest.raises(BookingInputError) as raised:
+        parse_email("contact_email", "jane@b\u00fccher.example")
+
+    assert "'xn--bcher-kva.example'" in str(raised.value)
+
+
+def test_a_non_ascii_local_part_is_refused_naming_the_character() -> None:
+    with pytest.raises(BookingInputError) as raised:
+        parse_email("contact_email", "j\u0430ne@example.com")  # Cyrillic a
+
+    assert "U+0430" in str(raised.value) and "only ASCII" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "UTC", "GMT", "America/Argentina/ComodRivadavia", "Etc/GMT+5"]
+)
+def test_iana_place_zones_are_accepted(zone: str) -> None:
+    assert parse_timezone("timezone", zone) == zone
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe", "posix/Europe/Berlin", "localtime", "Factory", "EST", "europe/berlin"]
+)
+def test_directories_copies_and_pseudo_zones_are_refused(zone: str) -> None:
+    with pytest.raises(BookingInputError, match=r"^timezone: unknown time zone"):
+        parse_timezone("timezone", zone)
+
+
+def test_booking_keywords_load_without_pydantic_or_pendulum() -> None:
+    """Operators build signatures from ``BOOKING_KEYWORDS`` at DAG-parse time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import hubspot_scheduler_provider.booking_fields; "
+        "print(sorted(m for m in ('pydantic', 'pendulum') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert loaded.stdout.strip() == "[]"
