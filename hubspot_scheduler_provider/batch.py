@@ -31,9 +31,9 @@ from hubspot_scheduler_provider.retry_rules import classify
 if TYPE_CHECKING:
     import logging
 
+    from hubspot_scheduler_provider.batch_ledger import BatchLedger
     from hubspot_scheduler_provider.booking_flow import BookingFlow
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-    from hubspot_scheduler_provider.ledger import BatchLedger
     from hubspot_scheduler_provider.models import MeetingBooking
     from hubspot_scheduler_provider.pacing import SlidingWindowLimiter
 
@@ -105,7 +105,7 @@ class BatchBooker:
     :param build: turns one input item into ``(MeetingBooking, booking_key or None)`` (raises
         ``BookingInputError``).
     :param flow: the booking flow for this try, with the batch's ledger (``item:<index>`` entries).
-    :param ledger: the flow's :class:`~hubspot_scheduler_provider.ledger.BatchLedger`, or None without a
+    :param ledger: the flow's :class:`~hubspot_scheduler_provider.batch_ledger.BatchLedger`, or None without a
         task state store.
     :param limiter: the adapter's limiter; configured from HubSpot's headers after the first answer
         when ``learn_limit``.

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from hubspot_scheduler_provider import reconcile
+from hubspot_scheduler_provider.booking_keys import BookingKeys
 from hubspot_scheduler_provider.errors import BookingInputError, HubSpotError
 from hubspot_scheduler_provider.ledger import LedgerRecord, NoLedger, fingerprint, new_token
 from hubspot_scheduler_provider.reconcile import BookingReconciler
@@ -121,6 +122,7 @@ class BookingFlow:
         self._written: dict[str, LedgerRecord] = {}
         #: slug -> linkId for the CRM's page check, read once per page (a batch settles many items).
         self._link_ids: dict[str, str] = {}
+        self._keys = BookingKeys(self)
 
     def record_links(self, links: dict[str, str], *, entry: str = SINGLE_ENTRY) -> None:
         """Add the task's extra links to the recorded answer, for a replay without HubSpot calls."""
@@ -144,7 +146,7 @@ class BookingFlow:
         """
         earlier = self._earlier(entry, booking, start_between=None)
         if earlier is None and booking_key is not None:
-            earlier = self._held_by_key(booking_key, booking)
+            earlier = self._keys.held_by_key(booking_key, booking)
         if earlier is not None:
             return earlier
         if prepare is not None:
@@ -173,7 +175,7 @@ class BookingFlow:
 
         earlier = self._earlier(entry, template, start_between=start_between)
         if earlier is None and booking_key is not None:
-            earlier = self._held_by_key(booking_key, template, start_between=start_between)
+            earlier = self._keys.held_by_key(booking_key, template, start_between=start_between)
         if earlier is not None:
             return at(template, _parse_utc(earlier.raw["start"])), earlier
         refused: set[int] = set()
@@ -268,8 +270,8 @@ class BookingFlow:
             "An earlier try sent %s at %s and recorded no answer (its outcome is unknown, or it is still "
             "in flight); asking HubSpot's CRM until %s instead of sending it again",
             reconciler.description,
-            _utc_text(record.sent_at),
-            _utc_text(deadline),
+            utc_text(record.sent_at),
+            utc_text(deadline),
         )
         found = self._ask_crm(reconciler, deadline)
         if found is not None:
@@ -283,94 +285,6 @@ class BookingFlow:
         )
         self.ledger.forget(entry)
         return None
-
-    # --- 2. the booking key ---------------------------------------------------------------------------
-
-    def _held_by_key(
-        self,
-        booking_key: str,
-        booking: MeetingBooking,
-        *,
-        start_between: tuple[datetime | None, datetime | None] | None = None,
-    ) -> BookingOutcome | None:
-        if self.key_ledger is None:
-            # No shared record (Airflow < 3.3): HubSpot's CRM is the only witness of another run's booking.
-            reconciler = self._reconciler(booking, start_between=start_between)
-            found = self._ask_crm(reconciler, self._clock())
-            if found is None:
-                return None
-            reconciler.reconciled_log(
-                found, f"booking key {booking_key!r} was booked before (found in the CRM)"
-            )
-            return BookingOutcome(raw=found, correlation_id=None, reconciled=True, source="crm")
-        claim = self._record(booking, fingerprint_of="", token=new_token())
-        while True:
-            held = self.key_ledger.claim(booking_key, claim)
-            if held is None:
-                return None
-            if held.state == "booked" and held.answer is not None:
-                self.log.info(
-                    "Booking key %r was booked by %s (calendarEventId %s); returning that booking, not "
-                    "booking again",
-                    booking_key,
-                    held.writer or "another task",
-                    held.answer.get("calendarEventId") or "-",
-                )
-                return BookingOutcome(
-                    raw={**held.answer, "reconciled": True},
-                    correlation_id=None,
-                    reconciled=True,
-                    source="booking_key",
-                )
-            settled = self._settle_key(booking_key, held, booking)
-            if settled is not None:
-                return settled
-
-    def _settle_key(
-        self, booking_key: str, held: LedgerRecord, booking: MeetingBooking
-    ) -> BookingOutcome | None:
-        """Another task is sending this key: wait for its answer or meeting; None once it booked nothing."""
-        assert self.key_ledger is not None
-        if held.start:
-            sent: MeetingBooking | None = at(booking, _parse_utc(held.start)).model_copy(
-                update={"slug": held.slug, "duration": held.duration_ms}
-            )
-        else:
-            sent = None  # it had not chosen its slot yet
-        deadline = self._index_deadline(held)
-        self.log.warning(
-            "Booking key %r is being sent by %s (since %s); waiting for its answer until %s",
-            booking_key,
-            held.writer or "another task",
-            _utc_text(held.sent_at),
-            _utc_text(deadline),
-        )
-        reconciler = None if sent is None else self._reconciler(sent)
-        steps = iter((1.0, 2.0, 3.0, 5.0))
-        while True:
-            now = self.key_ledger.read(booking_key)
-            if now is None or now.token != held.token:
-                return None  # it was refused (cleared) or another sender took over: claim again
-            if now.state == "booked" and now.answer is not None:
-                return BookingOutcome(
-                    raw={**now.answer, "reconciled": True},
-                    correlation_id=None,
-                    reconciled=True,
-                    source="booking_key",
-                )
-            found = None if reconciler is None else self._ask_crm(reconciler, self._clock())
-            if found is not None:
-                self.key_ledger.write(booking_key, now.booked(found, reconciled=True))
-                reconciler.reconciled_log(found, f"booking key {booking_key!r} was booked by {held.writer}")  # type: ignore[union-attr]
-                return BookingOutcome(raw=found, correlation_id=None, reconciled=True, source="crm")
-            left = deadline - self._clock()
-            if left <= 0:
-                self.log.warning(
-                    "Booking key %r: the other send booked nothing; taking the key over", booking_key
-                )
-                self.key_ledger.forget(booking_key)
-                return None
-            self._sleep(min(next(steps, 5.0), left))
 
     # --- 3. send ----------------------------------------------------------------------------------------
 
@@ -531,5 +445,5 @@ def _parse_utc(text: str) -> datetime:
     return parse_iso_instant(text)
 
 
-def _utc_text(epoch_seconds: float) -> str:
+def utc_text(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

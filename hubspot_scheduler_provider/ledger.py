@@ -20,9 +20,8 @@ Where the records live:
   check the CRM as on older Airflow.
 * :class:`NoLedger`: Airflow 2.11 and 3.0 to 3.2 (no state store): nothing is recorded; repeated tries
   rely on the CRM alone (see the README's per-version guarantees).
-* :class:`BatchLedger`: one task's many items (``BookMeetingsOperator``), on a :class:`TaskLedger`:
-  one ``sending`` record per item, HubSpot's answers written in groups, so a retried 1,000-item batch
-  reads a few dozen keys instead of a thousand.
+* :class:`~hubspot_scheduler_provider.batch_ledger.BatchLedger`: one task's many items
+  (``BookMeetingsOperator``), on a :class:`TaskLedger`, written and read back in groups.
 * :class:`KeyLedger`: cross-run ``booking_key`` records in Airflow 3.3's asset state store.
 
 Writes go through Airflow's supervisor and raise when they fail, so a POST is never sent without its
@@ -44,11 +43,6 @@ if TYPE_CHECKING:
 
 #: Prefix of every key this provider writes to a state store (other code may share the store).
 KEY_PREFIX = "hubspot-booking"
-#: A batch writes HubSpot's answers in groups of at most this many (~1 KB each: well under the state
-#: store's 64 KB value policy).
-BATCH_CHUNK_ITEMS = 32
-#: ... and at least this often, so a killed worker leaves few answered items to settle through the CRM.
-BATCH_FLUSH_SECONDS = 0.25
 #: Every state store call goes through this lock: a batch's worker threads share the task's store, and
 #: the in-process supervisor of ``dag.test()`` is not thread-safe (it removes the task's comms channel
 #: while it answers a call). A real supervisor serialises calls on its socket anyway, so it costs nothing.
@@ -186,189 +180,6 @@ class TaskLedger:
         self._store.set(_key(entry), value, retention=NEVER_EXPIRE)
 
 
-class BatchLedger:
-    """A batch's records on a :class:`TaskLedger`: few writes per booking, few reads per retry.
-
-    * ``sending:<n>``: the ``sending`` records of items about to be POSTed. A worker's record must be
-      stored before its POST, but the workers wait for one another's writes (group commit): a record
-      joins the group being collected while a write is in flight, and one write stores the whole group.
-    * ``answers:<n>``: HubSpot's answers (and "refused, nothing booked" marks), buffered and written
-      together every :data:`BATCH_FLUSH_SECONDS` or :data:`BATCH_CHUNK_ITEMS` entries, and when the batch
-      ends. An answer not written yet when the worker died leaves its item ``sending``: the retry settles
-      it through the CRM, as any unanswered send.
-
-    * ``checkpoint``: rewritten after each answer group: how many ``sending`` groups it sums up, and of
-      their records only those still without a stored answer (a handful: the items in flight).
-
-    :meth:`load` reads the checkpoint, the answer groups and the ``sending`` groups written after the
-    checkpoint, nothing per item. Where an item appears more than once, the newest entry wins (an answer
-    over the ``sending`` record it answers). Thread-safe.
-    """
-
-    def __init__(
-        self,
-        ledger: TaskLedger,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._ledger = ledger
-        self.durable = ledger.durable
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._changed = threading.Condition(threading.Lock())
-        self._records: dict[int, LedgerRecord | None] = {}
-        # Group commit of sending records: the group being collected, and how many groups are stored.
-        self._collecting: dict[int, dict[str, Any]] = {}
-        self._next_sending_group = 0
-        self._sending_groups_written = 0
-        self._writer_busy = False
-        self._write_errors: dict[int, BaseException] = {}
-        #: Stored sending records without a stored answer: the checkpoint's content.
-        self._unanswered: dict[int, dict[str, Any]] = {}
-        # Buffered answers.
-        self._answers: dict[int, dict[str, Any]] = {}
-        self._next_answer_group = 0
-        self._flushed_at = clock()
-
-    def load(self) -> int:
-        """Read what earlier tries recorded; return how many state-store values were read."""
-        newest: dict[int, tuple[tuple[float, int], LedgerRecord | None]] = {}
-
-        def merge(group: dict[str, Any]) -> None:
-            for index, value in group.items():
-                entry = _group_entry(value) if index.isdigit() and isinstance(value, dict) else None
-                if entry is not None and (int(index) not in newest or entry[0] > newest[int(index)][0]):
-                    newest[int(index)] = entry
-
-        checkpoint = self._ledger.read_value("checkpoint")
-        reads = 1
-        summed_up = 0
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get("unanswered"), dict):
-            summed_up = int(checkpoint.get("sending_groups", 0))
-            merge(checkpoint["unanswered"])
-        for sequence, first in (("sending", summed_up), ("answers", 0)):
-            number = first
-            while True:
-                reads += 1
-                group = self._ledger.read_value(f"{sequence}:{number}")
-                if not isinstance(group, dict):
-                    break
-                number += 1
-                for index, value in group.items():
-                    if index.isdigit() and isinstance(value, dict):
-                        entry = _group_entry(value)
-                        if entry is not None and (
-                            int(index) not in newest or entry[0] > newest[int(index)][0]
-                        ):
-                            newest[int(index)] = entry
-            if sequence == "sending":
-                self._next_sending_group = self._sending_groups_written = number
-            else:
-                self._next_answer_group = number
-        self._records = {index: record for index, (_, record) in newest.items()}
-        self._unanswered = {
-            i: r.to_json() for i, r in self._records.items() if r is not None and r.state == "sending"
-        }
-        return reads
-
-    def read(self, entry: str) -> LedgerRecord | None:
-        return self._records.get(_index(entry))
-
-    def summary(self) -> tuple[int, set[int]]:
-        """After :meth:`load`: how many items have a recorded answer, and which were sent without one."""
-        answered = sum(1 for r in self._records.values() if r is not None and r.state == "booked")
-        pending = {i for i, r in self._records.items() if r is not None and r.state == "sending"}
-        return answered, pending
-
-    def write(self, entry: str, record: LedgerRecord) -> None:
-        index = _index(entry)
-        with self._changed:
-            self._records[index] = record
-        if record.state == "sending":
-            self._store_sending(index, record)
-        else:
-            self._buffer_answer(index, record.to_json())
-
-    def forget(self, entry: str) -> None:
-        index = _index(entry)
-        with self._changed:
-            self._records[index] = None
-        self._buffer_answer(index, {"forgotten_at": self._wall_clock()})
-
-    def flush(self) -> None:
-        """Write the buffered answers as one value (the batch calls it when it ends, however it ends)."""
-        with self._changed:
-            if not self._answers:
-                return
-            group, self._answers = self._answers, {}
-            number = self._next_answer_group
-            self._next_answer_group += 1
-            self._flushed_at = self._clock()
-        self._ledger.write_value(f"answers:{number}", {str(i): value for i, value in sorted(group.items())})
-        with self._changed:
-            for index in group:
-                self._unanswered.pop(index, None)
-            checkpoint = {
-                "sending_groups": self._sending_groups_written,
-                "unanswered": {str(i): value for i, value in self._unanswered.items()},
-            }
-        self._ledger.write_value("checkpoint", checkpoint)
-
-    def _buffer_answer(self, index: int, value: dict[str, Any]) -> None:
-        with self._changed:
-            self._answers[index] = value
-            due = (
-                len(self._answers) >= BATCH_CHUNK_ITEMS
-                or self._clock() - self._flushed_at >= BATCH_FLUSH_SECONDS
-            )
-        if due:
-            self.flush()
-
-    def _store_sending(self, index: int, record: LedgerRecord) -> None:
-        """Return once ``record`` is stored (in the group being collected), writing groups in turn."""
-        with self._changed:
-            self._collecting[index] = record.to_json()
-            mine = self._next_sending_group
-            while self._sending_groups_written <= mine:
-                if self._writer_busy:
-                    self._changed.wait()
-                    continue
-                self._writer_busy = True
-                group, self._collecting = self._collecting, {}
-                number = self._next_sending_group
-                self._next_sending_group += 1
-                self._changed.release()
-                try:
-                    self._ledger.write_value(f"sending:{number}", {str(i): v for i, v in group.items()})
-                except BaseException as error:
-                    self._write_errors[number] = error
-                    raise
-                finally:
-                    self._changed.acquire()
-                    self._writer_busy = False
-                    self._sending_groups_written = max(self._sending_groups_written, number + 1)
-                    if number not in self._write_errors:
-                        self._unanswered.update(group)
-                    self._changed.notify_all()
-            if mine in self._write_errors:
-                raise RuntimeError("the booking ledger could not store this item's record") from (
-                    self._write_errors[mine]
-                )
-
-
-def _group_entry(value: dict[str, Any]) -> tuple[tuple[float, int], LedgerRecord | None] | None:
-    """One entry of a ``sending``/``answers`` group, with its order: (time, rank) where an answer outranks
-    the ``sending`` record of the same send, and a "refused" mark lies between them."""
-    if "forgotten_at" in value:
-        at = value["forgotten_at"]
-        return ((float(at), 1), None) if isinstance(at, (int, float)) else None
-    record = LedgerRecord.from_json(value)
-    if record is None:
-        return None
-    return (record.sent_at, 2 if record.state == "booked" else 0), record
-
-
 def item_entry(index: int) -> str:
     return _item(index)
 
@@ -436,7 +247,8 @@ def _item(index: int) -> str:
     return f"item:{index}"
 
 
-def _index(entry: str) -> int:
+def entry_index(entry: str) -> int:
+    """The item index of a batch entry (``item:<index>``)."""
     return int(entry.removeprefix("item:"))
 
 

@@ -148,15 +148,10 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from hubspot_scheduler_provider.batch import BatchBooker
+        from hubspot_scheduler_provider.batch_ledger import BatchLedger
         from hubspot_scheduler_provider.booking_flow import BookingFlow
         from hubspot_scheduler_provider.booking_input import build_booking
-        from hubspot_scheduler_provider.ledger import (
-            BatchLedger,
-            TaskLedger,
-            key_ledger,
-            task_ledger,
-            writer_of,
-        )
+        from hubspot_scheduler_provider.ledger import TaskLedger, key_ledger, task_ledger, writer_of
         from hubspot_scheduler_provider.pacing import (
             FALLBACK_MAX_REQUESTS,
             FALLBACK_WINDOW_SECONDS,

@@ -10,7 +10,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from hubspot_scheduler_provider.ledger import BATCH_CHUNK_ITEMS
+from hubspot_scheduler_provider.batch_ledger import BATCH_CHUNK_ITEMS
 from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOperator
 from hubspot_scheduler_provider.testing import DropAfterCommit
 from tests.batch.conftest import lead
@@ -51,7 +51,8 @@ def test_a_retry_resumes_from_the_ledger_and_settles_only_the_unanswered_item(sa
 
 def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
     """A retry reads the checkpoint and the groups written after it, never a value per item."""
-    from hubspot_scheduler_provider.ledger import BatchLedger, LedgerRecord, TaskLedger, item_entry
+    from hubspot_scheduler_provider.batch_ledger import BatchLedger
+    from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger, item_entry
 
     class Store:
         def __init__(self) -> None:

@@ -1,0 +1,137 @@
+"""Step 2 of the booking flow: a ``booking_key`` held by another run (see
+:mod:`~hubspot_scheduler_provider.booking_flow` for the whole order, and the guarantees page for what a
+key promises on each Airflow version).
+
+Airflow 3.3+: the key's record is in the asset state store (:class:`~hubspot_scheduler_provider.ledger.
+KeyLedger`). Held and booked by another task: that booking is returned. Being sent by another task: its
+answer (or its meeting in the CRM) is awaited until that send has surely ended and reached the CRM's
+index; then the key is taken over. Older Airflow: HubSpot's CRM is the only witness of another run's
+booking (this contact, page and start).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from hubspot_scheduler_provider.booking_flow import BookingFlow, BookingOutcome
+    from hubspot_scheduler_provider.ledger import LedgerRecord
+    from hubspot_scheduler_provider.models import MeetingBooking
+
+
+class BookingKeys:
+    """The booking-key step of one :class:`~hubspot_scheduler_provider.booking_flow.BookingFlow`."""
+
+    def __init__(self, flow: BookingFlow) -> None:
+        self._flow = flow
+
+    def held_by_key(
+        self,
+        booking_key: str,
+        booking: MeetingBooking,
+        *,
+        start_between: tuple[datetime | None, datetime | None] | None = None,
+    ) -> BookingOutcome | None:
+        if self._flow.key_ledger is None:
+            # No shared record (Airflow < 3.3): HubSpot's CRM is the only witness of another run's booking.
+            reconciler = self._flow._reconciler(booking, start_between=start_between)
+            found = self._flow._ask_crm(reconciler, self._flow._clock())
+            if found is None:
+                return None
+            reconciler.reconciled_log(
+                found, f"booking key {booking_key!r} was booked before (found in the CRM)"
+            )
+            return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
+        claim = self._flow._record(booking, fingerprint_of="", token=_new_token())
+        while True:
+            held = self._flow.key_ledger.claim(booking_key, claim)
+            if held is None:
+                return None
+            if held.state == "booked" and held.answer is not None:
+                self._flow.log.info(
+                    "Booking key %r was booked by %s (calendarEventId %s); returning that booking, not "
+                    "booking again",
+                    booking_key,
+                    held.writer or "another task",
+                    held.answer.get("calendarEventId") or "-",
+                )
+                return _outcome(
+                    raw={**held.answer, "reconciled": True},
+                    correlation_id=None,
+                    reconciled=True,
+                    source="booking_key",
+                )
+            settled = self._settle(booking_key, held, booking)
+            if settled is not None:
+                return settled
+
+    def _settle(self, booking_key: str, held: LedgerRecord, booking: MeetingBooking) -> BookingOutcome | None:
+        """Another task is sending this key: wait for its answer or meeting; None once it booked nothing."""
+        assert self._flow.key_ledger is not None
+        if held.start:
+            sent: MeetingBooking | None = _at(booking, held.start).model_copy(
+                update={"slug": held.slug, "duration": held.duration_ms}
+            )
+        else:
+            sent = None  # it had not chosen its slot yet
+        deadline = self._flow._index_deadline(held)
+        self._flow.log.warning(
+            "Booking key %r is being sent by %s (since %s); waiting for its answer until %s",
+            booking_key,
+            held.writer or "another task",
+            _utc_text(held.sent_at),
+            _utc_text(deadline),
+        )
+        reconciler = None if sent is None else self._flow._reconciler(sent)
+        steps = iter((1.0, 2.0, 3.0, 5.0))
+        while True:
+            now = self._flow.key_ledger.read(booking_key)
+            if now is None or now.token != held.token:
+                return None  # it was refused (cleared) or another sender took over: claim again
+            if now.state == "booked" and now.answer is not None:
+                return _outcome(
+                    raw={**now.answer, "reconciled": True},
+                    correlation_id=None,
+                    reconciled=True,
+                    source="booking_key",
+                )
+            found = None if reconciler is None else self._flow._ask_crm(reconciler, self._flow._clock())
+            if found is not None:
+                self._flow.key_ledger.write(booking_key, now.booked(found, reconciled=True))
+                reconciler.reconciled_log(found, f"booking key {booking_key!r} was booked by {held.writer}")  # type: ignore[union-attr]
+                return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
+            left = deadline - self._flow._clock()
+            if left <= 0:
+                self._flow.log.warning(
+                    "Booking key %r: the other send booked nothing; taking the key over", booking_key
+                )
+                self._flow.key_ledger.forget(booking_key)
+                return None
+            self._flow._sleep(min(next(steps, 5.0), left))
+
+
+def _outcome(**fields: Any) -> BookingOutcome:
+    from hubspot_scheduler_provider.booking_flow import BookingOutcome
+
+    return BookingOutcome(**fields)
+
+
+def _at(booking: MeetingBooking, start: str) -> MeetingBooking:
+    from hubspot_scheduler_provider.booking_flow import at
+    from hubspot_scheduler_provider.units import parse_iso_instant
+
+    return at(booking, parse_iso_instant(start))
+
+
+def _new_token() -> str:
+    from hubspot_scheduler_provider.ledger import new_token
+
+    return new_token()
+
+
+def _utc_text(epoch_seconds: float) -> str:
+    from hubspot_scheduler_provider.booking_flow import utc_text
+
+    return utc_text(epoch_seconds)
