@@ -155,16 +155,11 @@ class BatchBooker:
 
     # ------------------------------------------------------------------ one item (any thread)
     def _book_one(self, index: int, item: Any) -> dict[str, Any]:
-        from hubspot_scheduler_provider.ledger import item_entry
-
-        return self._book_item(index, item, item_entry(index))
-
-    def _book_item(self, index: int, item: Any, entry: str) -> dict[str, Any]:
         if self._stop.is_set():
             return self._failed(index, None, f"not attempted: {self._report.aborted_by}", retryable=True)
         try:
             booking, booking_key = self.build(item)
-            outcome = self.flow.book(booking, entry=entry, booking_key=booking_key)
+            outcome = self.flow.book(booking, booking_key=booking_key)
         except BookingInputError as error:
             return self._failed(index, error, str(error), retryable=False, field=error.field)
         except Exception as error:
@@ -190,6 +185,16 @@ class BatchBooker:
             self._report.reconciled += outcome.reconciled
             self._report.from_ledger += outcome.source == "ledger"
         return _compact(outcome.raw)
+
+    def _entry_of(self, item: Any) -> str | None:
+        """The item's ledger entry, or None when it does not build (it fails later, naming its field)."""
+        from hubspot_scheduler_provider.ledger import booking_entry
+
+        try:
+            booking, _ = self.build(item)
+        except Exception:
+            return None
+        return booking_entry(booking)
 
     def _failed(
         self,
@@ -245,8 +250,8 @@ class BatchBooker:
                 # Spread the unanswered items over the run: each is settled through the CRM, whose search
                 # limit (far below the general one) then overlaps with booking the others.
                 ordered = list(source)
-                rest = [pair for pair in ordered if pair[0] not in pending]
-                unanswered = [pair for pair in ordered if pair[0] in pending]
+                unanswered = [pair for pair in ordered if self._entry_of(pair[1]) in pending]
+                rest = [pair for pair in ordered if pair not in unanswered]
                 every = max(1, len(rest) // (len(unanswered) + 1))
                 merged: list[tuple[int, Any]] = []
                 for position, pair in enumerate(rest):

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger, entry_index
+from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,29 +54,34 @@ class BatchLedger:
         self._clock = clock
         self._wall_clock = wall_clock
         self._changed = threading.Condition(threading.Lock())
-        self._records: dict[int, LedgerRecord | None] = {}
+        self._records: dict[str, LedgerRecord | None] = {}
         # Group commit of sending records: the group being collected, and how many groups are stored.
-        self._collecting: dict[int, dict[str, Any]] = {}
+        self._collecting: dict[str, dict[str, Any]] = {}
         self._next_sending_group = 0
         self._sending_groups_written = 0
         self._writer_busy = False
         self._write_errors: dict[int, BaseException] = {}
         #: Stored sending records without a stored answer: the checkpoint's content.
-        self._unanswered: dict[int, dict[str, Any]] = {}
+        self._unanswered: dict[str, dict[str, Any]] = {}
         # Buffered answers.
-        self._answers: dict[int, dict[str, Any]] = {}
+        self._answers: dict[str, dict[str, Any]] = {}
         self._next_answer_group = 0
         self._flushed_at = clock()
+        #: Answer groups are written one at a time, in order: a retry reads them until the first gap.
+        self._flush_lock = threading.Lock()
+        #: The first failed write: from then on the ledger refuses to record (so nothing more is POSTed),
+        #: since a group missing between stored ones would hide the records after it.
+        self._broken: BaseException | None = None
 
     def load(self) -> int:
         """Read what earlier tries recorded; return how many state-store values were read."""
-        newest: dict[int, tuple[tuple[float, int], LedgerRecord | None]] = {}
+        newest: dict[str, tuple[tuple[float, int], LedgerRecord | None]] = {}
 
         def merge(group: dict[str, Any]) -> None:
-            for index, value in group.items():
-                entry = _group_entry(value) if index.isdigit() and isinstance(value, dict) else None
-                if entry is not None and (int(index) not in newest or entry[0] > newest[int(index)][0]):
-                    newest[int(index)] = entry
+            for entry, value in group.items():
+                ordered = _group_entry(value) if isinstance(value, dict) else None
+                if ordered is not None and (entry not in newest or ordered[0] > newest[entry][0]):
+                    newest[entry] = ordered
 
         checkpoint = self._ledger.read_value("checkpoint")
         reads = 1
@@ -92,69 +97,86 @@ class BatchLedger:
                 if not isinstance(group, dict):
                     break
                 number += 1
-                for index, value in group.items():
-                    if index.isdigit() and isinstance(value, dict):
-                        entry = _group_entry(value)
-                        if entry is not None and (
-                            int(index) not in newest or entry[0] > newest[int(index)][0]
-                        ):
-                            newest[int(index)] = entry
+                merge(group)
             if sequence == "sending":
                 self._next_sending_group = self._sending_groups_written = number
             else:
                 self._next_answer_group = number
-        self._records = {index: record for index, (_, record) in newest.items()}
+        self._records = {entry: record for entry, (_, record) in newest.items()}
         self._unanswered = {
             i: r.to_json() for i, r in self._records.items() if r is not None and r.state == "sending"
         }
         return reads
 
     def read(self, entry: str) -> LedgerRecord | None:
-        return self._records.get(entry_index(entry))
+        return self._records.get(entry)
 
-    def summary(self) -> tuple[int, set[int]]:
+    def summary(self) -> tuple[int, set[str]]:
         """After :meth:`load`: how many items have a recorded answer, and which were sent without one."""
         answered = sum(1 for r in self._records.values() if r is not None and r.state == "booked")
         pending = {i for i, r in self._records.items() if r is not None and r.state == "sending"}
         return answered, pending
 
     def write(self, entry: str, record: LedgerRecord) -> None:
-        index = entry_index(entry)
-        with self._changed:
-            self._records[index] = record
         if record.state == "sending":
-            self._store_sending(index, record)
+            self._refuse_if_broken()
+        with self._changed:
+            self._records[entry] = record
+        if record.state == "sending":
+            self._store_sending(entry, record)
         else:
-            self._buffer_answer(index, record.to_json())
+            self._buffer_answer(entry, record.to_json())
 
     def forget(self, entry: str) -> None:
-        index = entry_index(entry)
         with self._changed:
-            self._records[index] = None
-        self._buffer_answer(index, {"forgotten_at": self._wall_clock()})
+            self._records[entry] = None
+        self._buffer_answer(entry, {"forgotten_at": self._wall_clock()})
 
     def flush(self) -> None:
-        """Write the buffered answers as one value (the batch calls it when it ends, however it ends)."""
+        """Write the buffered answers as one value (the batch calls it when it ends, however it ends).
+
+        Never raises: the answers are HubSpot's already (the meetings are booked). A failed write breaks
+        the ledger, so no further booking is sent this try; the next try settles the items whose answer
+        was not stored through the CRM."""
+        with self._flush_lock:
+            with self._changed:
+                if not self._answers or self._broken is not None:
+                    return
+                group, self._answers = self._answers, {}
+                number = self._next_answer_group
+                self._next_answer_group += 1
+                self._flushed_at = self._clock()
+            try:
+                self._ledger.write_value(f"answers:{number}", dict(sorted(group.items())))
+                self._write_checkpoint(group)
+            except Exception as error:
+                self._break(error)
+
+    def _write_checkpoint(self, answered: dict[str, Any]) -> None:
         with self._changed:
-            if not self._answers:
-                return
-            group, self._answers = self._answers, {}
-            number = self._next_answer_group
-            self._next_answer_group += 1
-            self._flushed_at = self._clock()
-        self._ledger.write_value(f"answers:{number}", {str(i): value for i, value in sorted(group.items())})
-        with self._changed:
-            for index in group:
-                self._unanswered.pop(index, None)
+            for entry in answered:
+                self._unanswered.pop(entry, None)
             checkpoint = {
                 "sending_groups": self._sending_groups_written,
-                "unanswered": {str(i): value for i, value in self._unanswered.items()},
+                "unanswered": dict(self._unanswered),
             }
         self._ledger.write_value("checkpoint", checkpoint)
 
-    def _buffer_answer(self, index: int, value: dict[str, Any]) -> None:
+    def _break(self, error: BaseException) -> None:
         with self._changed:
-            self._answers[index] = value
+            if self._broken is None:
+                self._broken = error
+            self._changed.notify_all()
+
+    def _refuse_if_broken(self) -> None:
+        if self._broken is not None:
+            raise RuntimeError(
+                "the booking ledger could not store a record earlier in this try, so nothing more is sent"
+            ) from self._broken
+
+    def _buffer_answer(self, entry: str, value: dict[str, Any]) -> None:
+        with self._changed:
+            self._answers[entry] = value
             due = (
                 len(self._answers) >= BATCH_CHUNK_ITEMS
                 or self._clock() - self._flushed_at >= BATCH_FLUSH_SECONDS
@@ -162,10 +184,10 @@ class BatchLedger:
         if due:
             self.flush()
 
-    def _store_sending(self, index: int, record: LedgerRecord) -> None:
+    def _store_sending(self, entry: str, record: LedgerRecord) -> None:
         """Return once ``record`` is stored (in the group being collected), writing groups in turn."""
         with self._changed:
-            self._collecting[index] = record.to_json()
+            self._collecting[entry] = record.to_json()
             mine = self._next_sending_group
             while self._sending_groups_written <= mine:
                 if self._writer_busy:
@@ -177,9 +199,13 @@ class BatchLedger:
                 self._next_sending_group += 1
                 self._changed.release()
                 try:
-                    self._ledger.write_value(f"sending:{number}", {str(i): v for i, v in group.items()})
+                    if self._broken is not None:
+                        raise self._broken
+                    self._ledger.write_value(f"sending:{number}", dict(group))
                 except BaseException as error:
                     self._write_errors[number] = error
+                    if self._broken is None:
+                        self._broken = error
                     raise
                 finally:
                     self._changed.acquire()

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from hubspot_scheduler_provider import reconcile
 from hubspot_scheduler_provider.booking_keys import BookingKeys
 from hubspot_scheduler_provider.errors import BookingInputError, HubSpotError
-from hubspot_scheduler_provider.ledger import LedgerRecord, NoLedger, fingerprint, new_token
+from hubspot_scheduler_provider.ledger import LedgerRecord, NoLedger, booking_entry, fingerprint, new_token
 from hubspot_scheduler_provider.reconcile import BookingReconciler
 from hubspot_scheduler_provider.retry_rules import Disposition, classify
 
@@ -45,9 +45,6 @@ if TYPE_CHECKING:
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
     from hubspot_scheduler_provider.ledger import KeyLedger, Ledger
     from hubspot_scheduler_provider.models import MeetingBooking
-
-#: The ledger entry of a task's one booking (a batch uses ``item:<index>``).
-SINGLE_ENTRY = "booking"
 
 
 @dataclass(frozen=True)
@@ -66,6 +63,8 @@ class BookingOutcome:
     source: str = "hubspot"
     #: Extra links recorded with an earlier try's answer (``source == "ledger"``), else None.
     links: dict[str, str] | None = None
+    #: This booking's ledger entry (see :func:`~hubspot_scheduler_provider.ledger.booking_entry`).
+    entry: str | None = None
 
 
 class BookingFlow:
@@ -124,11 +123,11 @@ class BookingFlow:
         self._link_ids: dict[str, str] = {}
         self._keys = BookingKeys(self)
 
-    def record_links(self, links: dict[str, str], *, entry: str = SINGLE_ENTRY) -> None:
+    def record_links(self, outcome: BookingOutcome, links: dict[str, str]) -> None:
         """Add the task's extra links to the recorded answer, for a replay without HubSpot calls."""
-        record = self._written.get(entry)
-        if record is not None and record.state == "booked" and links:
-            self.ledger.write(entry, replace(record, links=links))
+        record = self._written.get(outcome.entry or "")
+        if record is not None and record.state == "booked" and links and outcome.entry:
+            self.ledger.write(outcome.entry, replace(record, links=links))
 
     # --- the two entry points ---------------------------------------------------------------------
 
@@ -136,7 +135,6 @@ class BookingFlow:
         self,
         booking: MeetingBooking,
         *,
-        entry: str = SINGLE_ENTRY,
         booking_key: str | None = None,
         prepare: Callable[[MeetingBooking], None] | None = None,
     ) -> BookingOutcome:
@@ -144,14 +142,15 @@ class BookingFlow:
 
         ``prepare`` checks the booking just before it is sent (not when an earlier booking is returned).
         """
+        entry = booking_entry(booking)
         earlier = self._earlier(entry, booking, start_between=None)
         if earlier is None and booking_key is not None:
             earlier = self._keys.held_by_key(booking_key, booking)
         if earlier is not None:
-            return earlier
+            return replace(earlier, entry=entry)
         if prepare is not None:
             prepare(booking)
-        return self._send(entry, booking, booking_key)
+        return replace(self._send(entry, booking, booking_key), entry=entry)
 
     def book_next_available(
         self,
@@ -159,7 +158,6 @@ class BookingFlow:
         query: SlotQuery,
         *,
         max_attempts: int,
-        entry: str = SINGLE_ENTRY,
         booking_key: str | None = None,
         start_between: tuple[datetime | None, datetime | None] | None = None,
         prepare: Callable[[MeetingBooking], None] | None = None,
@@ -173,11 +171,12 @@ class BookingFlow:
         """
         from hubspot_scheduler_provider.availability import NoFreeSlotError, find_slot_starts, is_slot_taken
 
+        entry = booking_entry(template, chosen_in=query.describe_window())
         earlier = self._earlier(entry, template, start_between=start_between)
         if earlier is None and booking_key is not None:
             earlier = self._keys.held_by_key(booking_key, template, start_between=start_between)
         if earlier is not None:
-            return at(template, _parse_utc(earlier.raw["start"])), earlier
+            return at(template, _parse_utc(earlier.raw["start"])), replace(earlier, entry=entry)
         refused: set[int] = set()
         while True:
             starts = find_slot_starts(self.hook, query, limit=len(refused) + 1)
@@ -198,7 +197,7 @@ class BookingFlow:
                 max_attempts,
             )
             try:
-                return booking, self._send(entry, booking, booking_key)
+                return booking, replace(self._send(entry, booking, booking_key), entry=entry)
             except HubSpotError as error:
                 if not is_slot_taken(error):
                     raise
@@ -264,7 +263,8 @@ class BookingFlow:
         sent = at(booking, _parse_utc(record.start)).model_copy(
             update={"slug": record.slug, "duration": record.duration_ms}
         )
-        reconciler = self._reconciler(sent)
+        # A cancelled meeting cannot be told apart from an older booking of the same lead here.
+        reconciler = self._reconciler(sent, count_void=False)
         deadline = self._index_deadline(record)
         self.log.warning(
             "An earlier try sent %s at %s and recorded no answer (its outcome is unknown, or it is still "
@@ -294,13 +294,25 @@ class BookingFlow:
         from hubspot_scheduler_provider.availability import is_slot_taken
 
         body = booking.to_wire(self.hook.api_version)
+        keyed = booking_key is not None and self.key_ledger is not None
+        token = self._keys.claimed.get(booking_key or "") if keyed else None
+        record = self._record(booking, fingerprint_of=fingerprint(body), token=token or new_token())
+
+        def stamp(attempt: int) -> None:
+            # A retried POST (429, 423, a renewed token) leaves later: its outcome is unknown from then.
+            nonlocal record
+            if attempt > 1:
+                record = replace(record, sent_at=self._clock())
+                self.ledger.write(entry, record)
+
         try:
             with self._pace():
-                record = self._record(booking, fingerprint_of=fingerprint(body), token=new_token())
-                self.ledger.write(entry, record)
-                if booking_key is not None and self.key_ledger is not None:
+                if keyed:
+                    assert booking_key is not None and self.key_ledger is not None
+                    self._keys.still_ours(booking_key)
                     self.key_ledger.write(booking_key, record)
-                result = self.hook.book_meeting(booking)
+                self.ledger.write(entry, record)
+                result = self.hook.book_meeting(booking, before_each_attempt=stamp)
         except (HubSpotError, BookingInputError) as error:
             if isinstance(error, HubSpotError) and classify(error).disposition is Disposition.OUTCOME_UNKNOWN:
                 return self._settle_unknown(entry, record, booking, booking_key, error, resend=resend)

@@ -26,6 +26,34 @@ class BookingKeys:
 
     def __init__(self, flow: BookingFlow) -> None:
         self._flow = flow
+        #: booking key -> the token this flow holds it with.
+        self.claimed: dict[str, str] = {}
+
+    def _in_crm(
+        self,
+        booking_key: str,
+        booking: MeetingBooking,
+        start_between: tuple[datetime | None, datetime | None] | None,
+    ) -> BookingOutcome | None:
+        reconciler = self._flow._reconciler(booking, start_between=start_between)
+        found = self._flow._ask_crm(reconciler, self._flow._clock())
+        if found is None:
+            return None
+        reconciler.reconciled_log(found, f"booking key {shown(booking_key)} was booked before (in the CRM)")
+        return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
+
+    def still_ours(self, booking_key: str) -> None:
+        """Right before the POST: the key must still carry this flow's token (not taken over)."""
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        assert self._flow.key_ledger is not None
+        now = self._flow.key_ledger.read(booking_key)
+        if now is None or now.token != self.claimed.get(booking_key):
+            raise AirflowException(
+                f"Booking key {shown(booking_key)} was taken over by {now.writer if now else 'nobody'} while "
+                "this task prepared its booking; nothing was sent. Retry the task: it returns that "
+                "booking once it is recorded."
+            )
 
     def held_by_key(
         self,
@@ -36,24 +64,23 @@ class BookingKeys:
     ) -> BookingOutcome | None:
         if self._flow.key_ledger is None:
             # No shared record (Airflow < 3.3): HubSpot's CRM is the only witness of another run's booking.
-            reconciler = self._flow._reconciler(booking, start_between=start_between)
-            found = self._flow._ask_crm(reconciler, self._flow._clock())
-            if found is None:
-                return None
-            reconciler.reconciled_log(
-                found, f"booking key {booking_key!r} was booked before (found in the CRM)"
-            )
-            return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
+            return self._in_crm(booking_key, booking, start_between)
         claim = self._flow._record(booking, fingerprint_of="", token=_new_token())
         while True:
             held = self._flow.key_ledger.claim(booking_key, claim)
             if held is None:
-                return None
+                # Ours now; the send keeps this token and checks it is still ours right before the POST.
+                self.claimed[booking_key] = claim.token or ""
+                # The cross-check: a booking made under this key some other way (or lost from the store).
+                found = self._in_crm(booking_key, booking, start_between)
+                if found is not None:
+                    self._flow.key_ledger.write(booking_key, claim.booked(found.raw, reconciled=True))
+                return found
             if held.state == "booked" and held.answer is not None:
                 self._flow.log.info(
-                    "Booking key %r was booked by %s (calendarEventId %s); returning that booking, not "
+                    "Booking key %s was booked by %s (calendarEventId %s); returning that booking, not "
                     "booking again",
-                    booking_key,
+                    shown(booking_key),
                     held.writer or "another task",
                     held.answer.get("calendarEventId") or "-",
                 )
@@ -78,8 +105,8 @@ class BookingKeys:
             sent = None  # it had not chosen its slot yet
         deadline = self._flow._index_deadline(held)
         self._flow.log.warning(
-            "Booking key %r is being sent by %s (since %s); waiting for its answer until %s",
-            booking_key,
+            "Booking key %s is being sent by %s (since %s); waiting for its answer until %s",
+            shown(booking_key),
             held.writer or "another task",
             _utc_text(held.sent_at),
             _utc_text(deadline),
@@ -98,18 +125,27 @@ class BookingKeys:
                     source="booking_key",
                 )
             found = None if reconciler is None else self._flow._ask_crm(reconciler, self._flow._clock())
-            if found is not None:
+            if found is not None and reconciler is not None:
                 self._flow.key_ledger.write(booking_key, now.booked(found, reconciled=True))
-                reconciler.reconciled_log(found, f"booking key {booking_key!r} was booked by {held.writer}")  # type: ignore[union-attr]
+                reconciler.reconciled_log(
+                    found, f"booking key {shown(booking_key)} was booked by {held.writer}"
+                )
                 return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
             left = deadline - self._flow._clock()
             if left <= 0:
                 self._flow.log.warning(
-                    "Booking key %r: the other send booked nothing; taking the key over", booking_key
+                    "Booking key %s: the other send booked nothing; taking the key over", shown(booking_key)
                 )
                 self._flow.key_ledger.forget(booking_key)
                 return None
             self._flow._sleep(min(next(steps, 5.0), left))
+
+
+def shown(booking_key: str) -> str:
+    """How a key appears in logs and errors: a key may carry an email (``"lead-{email}-..."``)."""
+    from hubspot_scheduler_provider.errors import mask_emails
+
+    return repr(mask_emails(booking_key))
 
 
 def _outcome(**fields: Any) -> BookingOutcome:

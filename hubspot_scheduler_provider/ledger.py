@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from hubspot_scheduler_provider.models import MeetingBooking
+
 #: Prefix of every key this provider writes to a state store (other code may share the store).
 KEY_PREFIX = "hubspot-booking"
 #: Every state store call goes through this lock: a batch's worker threads share the task's store, and
@@ -180,8 +182,16 @@ class TaskLedger:
         self._store.set(_key(entry), value, retention=NEVER_EXPIRE)
 
 
-def item_entry(index: int) -> str:
-    return _item(index)
+def booking_entry(booking: MeetingBooking, *, chosen_in: str | None = None) -> str:
+    """The ledger entry of ``booking``: who books what (page, booker, start, length), not where it stands
+    in a list, so a retried batch whose input was re-read in another order still finds its records,
+    and a task whose upstream now sends another lead does not take the earlier lead's booking for it.
+    ``chosen_in`` replaces the start for a booking whose slot is chosen at run time (its window)."""
+    from hubspot_scheduler_provider.models.booking import format_utc
+
+    start = chosen_in if chosen_in is not None else format_utc(booking.start_time)
+    identity = "\n".join((booking.slug, booking.email.strip().lower(), start, str(booking.duration)))
+    return "booking:" + hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 class KeyLedger:
@@ -241,15 +251,6 @@ class KeyLedger:
 
 def _key(entry: str) -> str:
     return f"{KEY_PREFIX}:{entry}"
-
-
-def _item(index: int) -> str:
-    return f"item:{index}"
-
-
-def entry_index(entry: str) -> int:
-    """The item index of a batch entry (``item:<index>``)."""
-    return int(entry.removeprefix("item:"))
 
 
 # --- where the records live for a running task ---------------------------------------------------------

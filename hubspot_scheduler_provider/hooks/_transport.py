@@ -169,9 +169,13 @@ class HubSpotTransport:
         timeout: float | None = None,
         max_retries: int | None = None,
         check: bool = True,
+        before_each_attempt: Callable[[int], None] | None = None,
         **request_kwargs: Any,
     ) -> requests.Response:
-        """Send with the retry rules of ``retry_rules``; raise :class:`HubSpotError` on failure."""
+        """Send with the retry rules of ``retry_rules``; raise :class:`HubSpotError` on failure.
+
+        ``before_each_attempt(attempt)`` runs right before each send (1 for the first): the booking ledger
+        records when a retried POST really left, since its outcome is only known from then on."""
         method = method.upper()
         url = self.url(path)
         # Masked once here: paths such as /crm/v3/objects/contacts/<email> reach logs and error text.
@@ -184,8 +188,12 @@ class HubSpotTransport:
         request_kwargs.pop("stream", None)  # the session reads (and caps) the body within the deadline
         retries = 0
         renewed_token = False
+        attempt = 0
         while True:
             self._pace(method, where)
+            attempt += 1
+            if before_each_attempt is not None:
+                before_each_attempt(attempt)
             try:
                 response = self.session.request(
                     method,

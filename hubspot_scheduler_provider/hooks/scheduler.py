@@ -386,7 +386,9 @@ class HubSpotSchedulerHook(HttpHook):
 
         return next_available_slot(self, slug, duration, timezone, earliest, latest)
 
-    def book_meeting(self, booking: MeetingBooking) -> BookingResult:
+    def book_meeting(
+        self, booking: MeetingBooking, *, before_each_attempt: Callable[[int], None] | None = None
+    ) -> BookingResult:
         """Book a meeting. Retried only when HubSpot cannot have processed it (no idempotency key exists).
 
         Raises with ``outcome_unknown=True`` after a timeout, dropped connection or 5xx: check HubSpot
@@ -414,7 +416,11 @@ class HubSpotSchedulerHook(HttpHook):
         )
         transport = self.transport
         response = transport.request(
-            "POST", self._path("/meeting-links/book"), idempotent=False, json_body=body
+            "POST",
+            self._path("/meeting-links/book"),
+            idempotent=False,
+            json_body=body,
+            before_each_attempt=before_each_attempt,
         )
         booked_correlation_id = correlation_id(response)
         try:

@@ -265,7 +265,7 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
             self._log_booking(booking, result)
             if result.is_offline:
                 self._handle_offline(booking, result, allow_offline)
-            flow.record_links(self._persist_links(context, hook, result))
+            flow.record_links(result, self._persist_links(context, hook, result))
             return result.raw
 
     @staticmethod

@@ -52,7 +52,10 @@ def test_a_retry_resumes_from_the_ledger_and_settles_only_the_unanswered_item(sa
 def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
     """A retry reads the checkpoint and the groups written after it, never a value per item."""
     from hubspot_scheduler_provider.batch_ledger import BatchLedger
-    from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger, item_entry
+    from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
+
+    def item_entry(index: int) -> str:
+        return f"booking:{index}"
 
     class Store:
         def __init__(self) -> None:
@@ -87,9 +90,58 @@ def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
     again.load()
 
     answered, pending = again.summary()
-    assert (answered, pending) == (total - 6, {7, 97, 98})
+    assert (answered, pending) == (total - 6, {item_entry(7), item_entry(97), item_entry(98)})
     assert again.read(item_entry(5)) is None and again.read(item_entry(total - 1)) is None
     # The checkpoint (written with the 3rd answer group, after item 96), the sending groups after it
     # (items 97 and 98) and the 3 answer groups, each sequence read until the first missing group:
     # 8 reads for 101 items, nothing per item.
     assert store.gets == 1 + (2 + 1) + (3 + 1)
+
+
+@pytest.mark.parametrize("failing", ["answers:", "sending:"])
+def test_a_failed_store_write_stops_the_batch_sending_and_hides_no_record(failing: str) -> None:
+    """After one failed write nothing more is POSTed, so no stored group can sit behind a missing one:
+    every item that was sent is, on the retry, either booked or still "sending" (settled in the CRM)."""
+    from hubspot_scheduler_provider.batch_ledger import BatchLedger
+    from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
+
+    class FlakyStore:
+        def __init__(self) -> None:
+            self.values: dict[str, Any] = {}
+            self.fail: str | None = None
+
+        def get(self, key: str, default: Any = None) -> Any:
+            return self.values.get(key, default)
+
+        def set(self, key: str, value: Any, **kwargs: Any) -> None:
+            if self.fail and self.fail in key:
+                self.fail = None
+                raise OSError("the supervisor did not answer")
+            self.values[key] = value
+
+        def delete(self, key: str) -> None:
+            self.values.pop(key, None)
+
+    store, now = FlakyStore(), [0.0]
+    ledger = BatchLedger(TaskLedger(store), clock=lambda: now[0])
+    posted = []
+    for number in range(4):
+        record = LedgerRecord("sending", "f", "s", "2026-12-02T14:00:00Z", 1, float(number))
+        if number == 1:
+            store.fail = failing
+        try:
+            ledger.write(f"booking:{number}", record)
+        except Exception:
+            continue  # not sent
+        posted.append(number)
+        now[0] += 1.0  # each answer is due to be written at once
+        ledger.write(f"booking:{number}", record.booked({"n": number}, reconciled=False))
+    ledger.flush()
+
+    retry = BatchLedger(TaskLedger(store))
+    retry.load()
+
+    states = {n: getattr(retry.read(f"booking:{n}"), "state", None) for n in range(4)}
+    assert posted == ([0, 1] if failing == "answers:" else [0])
+    assert all(states[n] in ("booked", "sending") for n in posted), states
+    assert all(states[n] is None for n in range(4) if n not in posted), states
