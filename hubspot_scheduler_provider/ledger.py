@@ -261,6 +261,10 @@ BOOKING_KEYS_ASSET_NAME = "hubspot-scheduler-booking-keys"
 BOOKING_KEYS_ASSET_URI = "hubspot-scheduler://booking-keys"
 
 
+#: Written by every try of a booking task: a repeated try that finds it knows its ledger was not wiped.
+_MARKER = "tried"
+
+
 def task_ledger(context: Mapping[str, Any]) -> Ledger:
     """This task instance's ledger: the task state store on Airflow 3.3+, else :class:`NoLedger`."""
     store = context.get("task_state_store")
@@ -268,8 +272,17 @@ def task_ledger(context: Mapping[str, Any]) -> Ledger:
         return NoLedger()
     from airflow.configuration import conf
 
-    # Records deleted on success prove nothing about a later clear of the succeeded task.
-    return TaskLedger(store, durable=not conf.getboolean("state_store", "clear_on_success", fallback=False))
+    from hubspot_scheduler_provider.reconcile import is_repeat_attempt
+
+    ledger = TaskLedger(store)
+    # Records deleted on success (clear_on_success), or wiped through the UI or REST API, prove nothing
+    # about a later try: every try leaves a marker, and a repeated try that finds none does not trust
+    # "nothing recorded" (it asks the CRM, as on older Airflow).
+    cleared_on_success = conf.getboolean("state_store", "clear_on_success", fallback=False)
+    marker_found = ledger.read_value(_MARKER) is not None if is_repeat_attempt(context) else True
+    ledger.durable = marker_found and not cleared_on_success
+    ledger.write_value(_MARKER, True)
+    return ledger
 
 
 def key_ledger(context: Mapping[str, Any], portal_id: str) -> KeyLedger | None:

@@ -111,8 +111,8 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
         crm_index_lag_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
-        if booking_key is not None:
-            kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
+        # Always (Airflow 3.3+): any item may carry its own booking_key, known only when the task runs.
+        kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
         super().__init__(**kwargs)
         require_whole_number("max_workers", max_workers, minimum=1)
         if max_requests_per_window is not None:
@@ -186,7 +186,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
                 "again"
             )
         with self.hook_closed_after() as hook:
-            keys = key_ledger(context, hook.get_portal_id() or "") if self._uses_keys(items) else None
+            keys = key_ledger(context, _portal_id(hook)) if self._uses_keys(items) else None
             flow = BookingFlow(
                 hook,
                 log=self.log,
@@ -221,9 +221,12 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
         return report.results
 
     def _uses_keys(self, items: Iterable[Any]) -> bool:
-        # Only then is the keys asset among the inlets (see __init__); items' own keys without it are
-        # checked against the CRM.
-        return self.booking_key is not None
+        """Whether any item has a booking key (a lazily read XCom sequence is looked through once)."""
+        if self.booking_key is not None:
+            return True
+        return any(
+            isinstance(item, Mapping) and ("booking_key" in item or "bookingKey" in item) for item in items
+        )
 
     def _log_summary(self, report: BatchReport) -> None:
         total = len(report.results)
@@ -237,6 +240,18 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
             report.reconciled,
             report.failed,
         )
+
+
+def _portal_id(hook: Any) -> str:
+    """Booking keys are per portal: without its id, keys of different portals could collide."""
+    from hubspot_scheduler_provider.errors import BookingInputError
+
+    portal_id = hook.get_portal_id()
+    if not portal_id:
+        raise BookingInputError(
+            "booking_key", "needs the HubSpot portal id: set the connection's portal_id extra"
+        )
+    return str(portal_id)
 
 
 def _split_booking_key(item: Any, pattern: str | None) -> tuple[Any, str | None]:

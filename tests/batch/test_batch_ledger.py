@@ -145,3 +145,20 @@ def test_a_failed_store_write_stops_the_batch_sending_and_hides_no_record(failin
     assert posted == ([0, 1] if failing == "answers:" else [0])
     assert all(states[n] in ("booked", "sending") for n in posted), states
     assert all(states[n] is None for n in range(4) if n not in posted), states
+
+
+def test_items_own_booking_keys_book_once_across_dag_runs(sandbox: Any) -> None:
+    leads = [{**lead(n), "booking_key": f"lead-{n}"} for n in range(3)]
+    with DAG(
+        "batch_keys_two_runs", schedule=None, start_date=pendulum.datetime(2025, 1, 1), catchup=False
+    ) as dag:
+        BookMeetingsOperator(task_id="book", payloads=leads)
+
+    first = run_dag(dag)
+    second = run_dag(dag)
+
+    assert (first.state, second.state) == ("success", "success")
+    assert len(sandbox.bookings) == 3
+    again = xcom_value(second, "book")
+    assert all(result["reconciled"] is True for result in again)
+    assert [r["calendarEventId"] for r in again] == [r["calendarEventId"] for r in xcom_value(first, "book")]
