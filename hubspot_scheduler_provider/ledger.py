@@ -309,4 +309,5 @@ def writer_of(context: Mapping[str, Any]) -> str | None:
         return None
     map_index = getattr(ti, "map_index", -1)
     suffix = f"[{map_index}]" if isinstance(map_index, int) and map_index >= 0 else ""
-    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}{suffix}"
+    parts = (getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id"))
+    return "/".join(str(part or "-") for part in parts) + suffix
