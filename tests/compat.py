@@ -55,8 +55,8 @@ def dagbag_class() -> Any:
 
 
 def parse_dag_folder(folder: str) -> Any:
-    """A DagBag of ``folder`` (no example DAGs), as the DAG processor parses it."""
-    return dagbag_class()(dag_folder=folder, include_examples=False)
+    """A DagBag of ``folder``, as the DAG processor parses it (tests/conftest.py turns examples off)."""
+    return dagbag_class()(dag_folder=folder)
 
 
 def write_serialized_dags(bag: Any) -> None:
@@ -85,7 +85,7 @@ def serialize_for_test(dag: Any) -> None:
     """Make an in-memory ``dag`` runnable by ``dag.test()`` (Airflow 3: write its serialized form)."""
     if not AIRFLOW_V_3:
         return
-    bag = dagbag_class()(dag_folder=_empty_folder(), include_examples=False)
+    bag = dagbag_class()(dag_folder=_empty_folder())
     bag.bag_dag(dag)
     write_serialized_dags(bag)
 
@@ -140,3 +140,21 @@ def failure_callbacks_see_the_exception() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(task_runner, "finalize", finalize)
         yield
+
+
+def earlier_tries(dag_run: Any, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+    """Each finished earlier try of a task instance, oldest first (Airflow 3's task instance history):
+    ``try_number``, ``state``, ``start_date``, ``end_date`` and, from 3.3, the retry policy's
+    ``retry_delay_override`` (seconds) and ``retry_reason``."""
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+
+    columns = ("try_number", "state", "start_date", "end_date", "retry_delay_override", "retry_reason")
+    with create_session() as session:
+        rows = (
+            session.query(TaskInstanceHistory)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, map_index=map_index)
+            .order_by(TaskInstanceHistory.try_number)
+            .all()
+        )
+        return [{column: getattr(row, column, None) for column in columns} for row in rows]
