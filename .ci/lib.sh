@@ -59,7 +59,8 @@ find_python() {
         return 0
     fi
     for candidate in "$(command -v "python$version" || true)" /root/.pyenv/versions/"$version".*/bin/python"$version"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+        # A pyenv shim exists for every installed version but runs only the active ones: try it.
+        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'pass' 2>/dev/null; then
             echo "$candidate"
             return 0
         fi

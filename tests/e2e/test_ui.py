@@ -114,7 +114,8 @@ def test_trigger_form_renders_the_params_as_fields(browser: Any, airflow: Airflo
         save_screenshot(dialog, ARTIFACTS / "trigger-form.png")
 
 
-def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: AirflowDeployment) -> None:
+def open_hubspot_connection_form(browser: Any, airflow: AirflowDeployment) -> Any:
+    """The "Add Connection" dialog with the HubSpot type chosen (its fields rendered)."""
     browser.get(f"{airflow.url}/connections")
     click_button(browser, "Add Connection")
     dialog = open_dialog(browser, "Add Connection")
@@ -124,7 +125,13 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
     wait_for(
         lambda: [o for o in by_css(browser, "[role=option]") if o.text == "HubSpot"], "the HubSpot type"
     )[0].click()
-    token_input = wait_for(lambda: by_css(dialog, "input[name=password]"), "the HubSpot connection fields")[0]
+    wait_for(lambda: by_css(dialog, "input[name=password]"), "the HubSpot connection fields")
+    return dialog
+
+
+def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: AirflowDeployment) -> None:
+    dialog = open_hubspot_connection_form(browser, airflow)
+    token_input = by_css(dialog, "input[name=password]")[0]
     by_css(dialog, "input[name=connection_id]")[0].send_keys("hubspot_default")
     standard = form_rows(browser, dialog)
 
@@ -156,6 +163,36 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
         assert rows[secret]["controls"][0]["type"] == "password"
     with tall_window(browser):
         save_screenshot(dialog, ARTIFACTS / "connection-form-extra-fields.png")
+
+
+def test_connection_form_saves_and_test_connection_shows_hubspots_answer(
+    browser: Any, airflow: AirflowDeployment, sandbox: Any
+) -> None:
+    conn_id = "hubspot_from_the_ui"
+    dialog = open_hubspot_connection_form(browser, airflow)
+    by_css(dialog, "input[name=connection_id]")[0].send_keys(conn_id)
+    by_css(dialog, "input[name=host]")[0].send_keys(sandbox.url)
+    by_css(dialog, "input[name=password]")[0].send_keys(sandbox.token)
+    click_button(dialog, "Save")
+    row = wait_for(
+        lambda: [r for r in by_css(browser, "tbody tr") if conn_id in r.text], "the saved connection's row"
+    )[0]
+    testing_before = len([r for r in sandbox.requests if r.path.endswith("/meeting-links")])
+
+    by_css(row, "button[aria-label='Test Connection']")[0].click()
+
+    def toast_text() -> str | None:
+        text = str(browser.execute_script("return document.body.innerText"))
+        return text if "Test Connection Successful" in text or "Test Connection Failed" in text else None
+
+    shown = wait_for(toast_text, "the connection test's result")
+    assert "Test Connection Successful" in shown, shown
+    assert f"Connected to HubSpot at {sandbox.url}" in shown
+    assert "the token can read meeting links" in shown
+    # The hook's test really asked HubSpot (the sandbox) with the saved token.
+    testing_requests = [r for r in sandbox.requests if r.path.endswith("/meeting-links")]
+    assert len(testing_requests) == testing_before + 1
+    save_screenshot(browser, ARTIFACTS / "connection-test.png")
 
 
 def test_booking_task_shows_its_extra_links(
