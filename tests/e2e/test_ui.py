@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.compat import airflow_at_least
+
 from .airflow_deployment import ADMIN_USER, AirflowDeployment
 from .browser import chromium, ensure_chromium, log_in, save_screenshot, wait_for
 from .conftest import ARTIFACTS, FORM_DAG_ID, BookedRun
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 EXTRA_LINKS = ("HubSpot contact", "Web conference")
+#: The connection list's "Test Connection" sends a port of 0 for a connection without one (3.3's UI).
+LIST_TEST_SENDS_PORT_0 = airflow_at_least("3.3")
 
 #: Every labelled row of a form in a dialog: its label and controls, as the user sees them.
 FORM_ROWS_JS = """
@@ -165,6 +169,15 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
         save_screenshot(dialog, ARTIFACTS / "connection-form-extra-fields.png")
 
 
+@pytest.mark.xfail(
+    LIST_TEST_SENDS_PORT_0,
+    strict=True,
+    reason=(
+        "Airflow 3.3's connection list tests a saved connection with port Number(null) = 0, which the API "
+        "server takes for a changed port and refuses ('Bad Request') unless the request carries its own "
+        "credentials; the HubSpot form hides the port, so it is always unset"
+    ),
+)
 def test_connection_form_saves_and_test_connection_shows_hubspots_answer(
     browser: Any, airflow: AirflowDeployment, sandbox: Any
 ) -> None:
