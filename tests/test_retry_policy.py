@@ -35,8 +35,13 @@ START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 TASK_RETRY_DELAY = timedelta(minutes=30)
 
 
-def make_dag(dag_id: str) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=START_DATE, catchup=False)
+def booking_dag(dag_id: str, *, retries: int, retry_delay: timedelta, policy: Any) -> DAG:
+    """One ``BookMeetingOperator`` of ``BOOKER`` with the retry policy under test."""
+    with DAG(dag_id, schedule=None, start_date=START_DATE, catchup=False) as dag:
+        BookMeetingOperator(
+            task_id="book", payload=BOOKER, retries=retries, retry_delay=retry_delay, retry_policy=policy
+        )
+    return dag
 
 
 # --- decisions -----------------------------------------------------------------------------------------
@@ -111,14 +116,12 @@ def test_a_rate_limited_booking_is_retried_after_retry_after_not_the_tasks_delay
     # More 429s than the hook waits out itself (5 retries): the task fails, HubSpot asking for 0.4 s.
     rate_limited = Status(429, headers={"Retry-After": "0.4", "X-HubSpot-RateLimit-Remaining": "50"})
     sandbox.inject(rate_limited, method="POST", path_contains="/book", times=6)
-    with make_dag("retry_policy_rate_limit") as dag:
-        BookMeetingOperator(
-            task_id="book",
-            payload=BOOKER,
-            retries=1,
-            retry_delay=TASK_RETRY_DELAY,
-            retry_policy=retry_policy.HubSpotRetryPolicy(),
-        )
+    dag = booking_dag(
+        "retry_policy_rate_limit",
+        retries=1,
+        retry_delay=TASK_RETRY_DELAY,
+        policy=retry_policy.HubSpotRetryPolicy(),
+    )
 
     dag_run = run_dag(dag)
 
@@ -139,14 +142,9 @@ def test_an_auth_failure_is_not_retried_even_with_retries_left(
 ) -> None:
     sandbox = hubspot_sandbox_factory(now=pendulum.datetime(2026, 12, 1, 12, tz="UTC"))
     sandbox.inject(Status(401), method=None, path_contains="/", times=20)
-    with make_dag("retry_policy_auth") as dag:
-        BookMeetingOperator(
-            task_id="book",
-            payload=BOOKER,
-            retries=2,
-            retry_delay=timedelta(0),
-            retry_policy=retry_policy.HubSpotRetryPolicy(),
-        )
+    dag = booking_dag(
+        "retry_policy_auth", retries=2, retry_delay=timedelta(0), policy=retry_policy.HubSpotRetryPolicy()
+    )
 
     dag_run = run_dag(dag)
 
@@ -167,14 +165,12 @@ def test_an_unknown_outcome_is_retried_once_the_crm_caught_up_and_books_once(
     )
     sandbox.inject(DropAfterCommit(), method="POST", path_contains="/book")
     catch_up = timedelta(seconds=4)
-    with make_dag("retry_policy_outcome_unknown") as dag:
-        BookMeetingOperator(
-            task_id="book",
-            payload=BOOKER,
-            retries=1,
-            retry_delay=TASK_RETRY_DELAY,
-            retry_policy=retry_policy.HubSpotRetryPolicy(outcome_unknown_delay=catch_up),
-        )
+    dag = booking_dag(
+        "retry_policy_outcome_unknown",
+        retries=1,
+        retry_delay=TASK_RETRY_DELAY,
+        policy=retry_policy.HubSpotRetryPolicy(outcome_unknown_delay=catch_up),
+    )
 
     dag_run = run_dag(dag)
 
