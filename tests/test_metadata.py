@@ -16,7 +16,7 @@ LOCKS = sorted((ROOT / ".ci").glob("requirements-airflow*.txt"))
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
-def tested_pythons() -> set[str]:
+def pythons_in_ci() -> set[str]:
     """Python 3.11 (every lock named without -pyX.Y) and each -pyX.Y lock's."""
     found = {re.search(r"-py(3\.\d+)\.txt$", lock.name) for lock in LOCKS}
     return {"3.11"} | {match.group(1) for match in found if match}
@@ -31,12 +31,12 @@ def test_every_lock_is_found() -> None:
     assert len(LOCKS) == 7, [lock.name for lock in LOCKS]
 
 
-def test_classifiers_and_requires_python_name_exactly_the_tested_pythons() -> None:
+def test_classifiers_and_requires_python_name_exactly_the_pythons_in_ci() -> None:
     prefix = "Programming Language :: Python :: 3."
     classified = {c.rsplit(" :: ", 1)[1] for c in PROJECT["classifiers"] if c.startswith(prefix)}
-    assert classified == tested_pythons()
+    assert classified == pythons_in_ci()
     allowed = SpecifierSet(PROJECT["requires-python"])
-    oldest = min(tested_pythons(), key=Version)
+    oldest = min(pythons_in_ci(), key=Version)
     assert allowed.contains(oldest)
     assert not allowed.contains(f"3.{int(oldest.split('.')[1]) - 1}"), "an untested older Python is allowed"
 
