@@ -18,12 +18,14 @@ from .browser import chromium, ensure_chromium, log_in, save_screenshot, wait_fo
 from .conftest import ARTIFACTS, FORM_DAG_ID, BookedRun
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 EXTRA_LINKS = ("HubSpot contact", "Web conference")
 #: The connection list's "Test Connection" sends a port of 0 for a connection without one (3.3's UI).
 LIST_TEST_SENDS_PORT_0 = airflow_at_least("3.3")
+#: Forms built from the hook's widget methods (before 3.2) show PasswordField extras as text inputs.
+SECRET_EXTRAS_SHOWN_IN_CLEAR = not airflow_at_least("3.2")
 
 #: Every labelled row of a form in a dialog: its label and controls, as the user sees them.
 FORM_ROWS_JS = """
@@ -77,6 +79,17 @@ def tall_window(driver: Any) -> Iterator[None]:
         driver.set_window_size(size["width"], size["height"])
 
 
+def click_when_ready(find: Callable[[], Any], what: str) -> Any:
+    """Click what ``find`` returns once it takes the click (a dialog may still be opening)."""
+
+    def attempt() -> Any:
+        element = find()
+        element.click()
+        return element
+
+    return wait_for(attempt, what)
+
+
 def click_button(scope: Any, text: str) -> None:
     wait_for(lambda: [b for b in by_css(scope, "button") if b.text == text], f"the {text!r} button")[
         0
@@ -123,8 +136,7 @@ def open_hubspot_connection_form(browser: Any, airflow: AirflowDeployment) -> An
     browser.get(f"{airflow.url}/connections")
     click_button(browser, "Add Connection")
     dialog = open_dialog(browser, "Add Connection")
-    connection_type = by_css(dialog, "input[role=combobox]")[0]
-    connection_type.click()
+    connection_type = click_when_ready(lambda: by_css(dialog, "input[role=combobox]")[0], "the type picker")
     connection_type.send_keys("HubSpot")
     wait_for(
         lambda: [o for o in by_css(browser, "[role=option]") if o.text == "HubSpot"], "the HubSpot type"
@@ -143,7 +155,8 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
     assert (token["name"], token["type"]) == ("password", "password")
     assert token["placeholder"].startswith("pat-na1-")
     assert token_input.is_displayed()
-    assert standard["Host"]["controls"][0]["placeholder"] == "https://api.hubapi.com"
+    # By name: Airflow 3.1 does not label the host row the way 3.3 does.
+    assert by_css(dialog, "input[name=host]")[0].get_attribute("placeholder") == "https://api.hubapi.com"
     for hidden in ("Login", "Schema", "Port"):
         assert hidden not in standard
     with tall_window(browser):
@@ -163,8 +176,11 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
     }
     for label, name in expected.items():
         assert name in [c["name"] for c in rows[label]["controls"]], label
+    # Airflow 3.1 renders the hook's PasswordField extras as plain inputs (3.3 masks them): a known gap
+    # of that UI generation, pinned here so a change either way is noticed.
+    secret_input = "text" if SECRET_EXTRAS_SHOWN_IN_CLEAR else "password"
     for secret in ("OAuth client secret", "OAuth refresh token"):
-        assert rows[secret]["controls"][0]["type"] == "password"
+        assert rows[secret]["controls"][0]["type"] == secret_input
     with tall_window(browser):
         save_screenshot(dialog, ARTIFACTS / "connection-form-extra-fields.png")
 
