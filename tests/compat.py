@@ -122,11 +122,11 @@ def has_base_dry_run(operator: Any) -> bool:
 def failure_callbacks_see_the_exception() -> Iterator[None]:
     """``context["exception"]`` in failure callbacks under ``dag.test()``, as in a deployment.
 
-    Airflow 3.0/3.1's task runner sets it in ``main()`` just before ``finalize()`` runs the callbacks;
-    their ``dag.test()`` calls ``finalize()`` directly and leaves it out (3.2+ set it in ``finalize()``).
+    Airflow 3.0-3.2's task runner sets it in ``main()`` just before ``finalize()`` runs the callbacks;
+    their ``dag.test()`` calls ``finalize()`` directly and leaves it out (3.3 sets it for both).
     Doing what ``main()`` does keeps callback-based tests meaningful there; elsewhere this does nothing.
     """
-    if not AIRFLOW_V_3 or airflow_at_least("3.2"):
+    if not AIRFLOW_V_3 or airflow_at_least("3.3"):
         yield
         return
     from airflow.sdk.execution_time import task_runner

@@ -42,7 +42,7 @@ def airflow_db() -> str:
 
 @pytest.fixture(autouse=True)
 def _failure_callbacks_see_the_exception() -> Iterator[None]:
-    """Airflow 3.0/3.1's ``dag.test()`` gives failure callbacks no ``context["exception"]``: see compat."""
+    """Airflow 3.0-3.2's ``dag.test()`` gives failure callbacks no ``context["exception"]``: see compat."""
     from tests.compat import failure_callbacks_see_the_exception
 
     with failure_callbacks_see_the_exception():
