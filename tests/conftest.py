@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="hubspot-provider-airflow-home-")
@@ -26,6 +27,9 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 
 import pytest  # noqa: E402
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
@@ -34,3 +38,12 @@ def airflow_db() -> str:
 
     db.resetdb()
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture(autouse=True)
+def _failure_callbacks_see_the_exception() -> Iterator[None]:
+    """Airflow 3.0-3.2's ``dag.test()`` gives failure callbacks no ``context["exception"]``: see compat."""
+    from tests.compat import failure_callbacks_see_the_exception
+
+    with failure_callbacks_see_the_exception():
+        yield

@@ -13,8 +13,8 @@ from typing import Any
 import pendulum
 import pytest
 import requests
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+from tests.compat import parse_dag_folder, write_serialized_dags
 from tests.operators.conftest import booking_requests, hubspot_answers, xcom_value
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
@@ -27,16 +27,8 @@ BOOKER = {"contact_email": "jane.doe@example.com", "first_name": "Jane", "last_n
 MINUTE_MS = 60_000
 
 
-def _dagbag_class() -> Any:
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-    return DagBag
-
-
 def parse_examples() -> Any:
-    return _dagbag_class()(dag_folder=str(EXAMPLE_DAGS))
+    return parse_dag_folder(str(EXAMPLE_DAGS))
 
 
 def run_example(dag_id: str, conf: dict[str, Any] | None = None) -> Any:
@@ -44,12 +36,7 @@ def run_example(dag_id: str, conf: dict[str, Any] | None = None) -> Any:
     because a run resolves (and so changes) its ``params`` in place."""
     bag = parse_examples()
     assert not bag.import_errors, bag.import_errors
-    if AIRFLOW_V_3_0_PLUS:  # Airflow 3 runs the serialized DAG from the DB
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.dag_processing.dagbag import sync_bag_to_db
-
-        DagBundlesManager().sync_bundles_to_db()
-        sync_bag_to_db(bag, "dags-folder", None)
+    write_serialized_dags(bag)  # Airflow 3 runs the serialized DAG from the DB
     return bag.dags[dag_id].test(run_conf=conf)
 
 

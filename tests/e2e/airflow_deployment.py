@@ -93,6 +93,8 @@ class AirflowDeployment:
                 "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
                 "AIRFLOW__API__SECRET_KEY": self.secret_key,
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                # The connections page's "Test Connection" button (off by default).
+                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
             }

@@ -11,15 +11,21 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.compat import airflow_at_least
+
 from .airflow_deployment import ADMIN_USER, AirflowDeployment
 from .browser import chromium, ensure_chromium, log_in, save_screenshot, wait_for
 from .conftest import ARTIFACTS, FORM_DAG_ID, BookedRun
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 EXTRA_LINKS = ("HubSpot contact", "Web conference")
+#: The connection list's "Test Connection" sends a port of 0 for a connection without one (3.3's UI).
+LIST_TEST_SENDS_PORT_0 = airflow_at_least("3.3")
+#: Forms built from the hook's widget methods (before 3.2) show PasswordField extras as text inputs.
+SECRET_EXTRAS_SHOWN_IN_CLEAR = not airflow_at_least("3.2")
 
 #: Every labelled row of a form in a dialog: its label and controls, as the user sees them.
 FORM_ROWS_JS = """
@@ -73,6 +79,17 @@ def tall_window(driver: Any) -> Iterator[None]:
         driver.set_window_size(size["width"], size["height"])
 
 
+def click_when_ready(find: Callable[[], Any], what: str) -> Any:
+    """Click what ``find`` returns once it takes the click (a dialog may still be opening)."""
+
+    def attempt() -> Any:
+        element = find()
+        element.click()
+        return element
+
+    return wait_for(attempt, what)
+
+
 def click_button(scope: Any, text: str) -> None:
     wait_for(lambda: [b for b in by_css(scope, "button") if b.text == text], f"the {text!r} button")[
         0
@@ -114,17 +131,23 @@ def test_trigger_form_renders_the_params_as_fields(browser: Any, airflow: Airflo
         save_screenshot(dialog, ARTIFACTS / "trigger-form.png")
 
 
-def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: AirflowDeployment) -> None:
+def open_hubspot_connection_form(browser: Any, airflow: AirflowDeployment) -> Any:
+    """The "Add Connection" dialog with the HubSpot type chosen (its fields rendered)."""
     browser.get(f"{airflow.url}/connections")
     click_button(browser, "Add Connection")
     dialog = open_dialog(browser, "Add Connection")
-    connection_type = by_css(dialog, "input[role=combobox]")[0]
-    connection_type.click()
+    connection_type = click_when_ready(lambda: by_css(dialog, "input[role=combobox]")[0], "the type picker")
     connection_type.send_keys("HubSpot")
     wait_for(
         lambda: [o for o in by_css(browser, "[role=option]") if o.text == "HubSpot"], "the HubSpot type"
     )[0].click()
-    token_input = wait_for(lambda: by_css(dialog, "input[name=password]"), "the HubSpot connection fields")[0]
+    wait_for(lambda: by_css(dialog, "input[name=password]"), "the HubSpot connection fields")
+    return dialog
+
+
+def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: AirflowDeployment) -> None:
+    dialog = open_hubspot_connection_form(browser, airflow)
+    token_input = by_css(dialog, "input[name=password]")[0]
     by_css(dialog, "input[name=connection_id]")[0].send_keys("hubspot_default")
     standard = form_rows(browser, dialog)
 
@@ -132,7 +155,8 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
     assert (token["name"], token["type"]) == ("password", "password")
     assert token["placeholder"].startswith("pat-na1-")
     assert token_input.is_displayed()
-    assert standard["Host"]["controls"][0]["placeholder"] == "https://api.hubapi.com"
+    # By name: Airflow 3.1 does not label the host row the way 3.3 does.
+    assert by_css(dialog, "input[name=host]")[0].get_attribute("placeholder") == "https://api.hubapi.com"
     for hidden in ("Login", "Schema", "Port"):
         assert hidden not in standard
     with tall_window(browser):
@@ -152,10 +176,52 @@ def test_hubspot_connection_form_has_custom_fields(browser: Any, airflow: Airflo
     }
     for label, name in expected.items():
         assert name in [c["name"] for c in rows[label]["controls"]], label
+    # Airflow 3.1 renders the hook's PasswordField extras as plain inputs (3.3 masks them): a known gap
+    # of that UI generation, pinned here so a change either way is noticed.
+    secret_input = "text" if SECRET_EXTRAS_SHOWN_IN_CLEAR else "password"
     for secret in ("OAuth client secret", "OAuth refresh token"):
-        assert rows[secret]["controls"][0]["type"] == "password"
+        assert rows[secret]["controls"][0]["type"] == secret_input
     with tall_window(browser):
         save_screenshot(dialog, ARTIFACTS / "connection-form-extra-fields.png")
+
+
+@pytest.mark.xfail(
+    LIST_TEST_SENDS_PORT_0,
+    strict=True,
+    reason=(
+        "Airflow 3.3's connection list tests a saved connection with port Number(null) = 0, which the API "
+        "server takes for a changed port and refuses ('Bad Request') unless the request carries its own "
+        "credentials; the HubSpot form hides the port, so it is always unset"
+    ),
+)
+def test_connection_form_saves_and_test_connection_shows_hubspots_answer(
+    browser: Any, airflow: AirflowDeployment, sandbox: Any
+) -> None:
+    conn_id = "hubspot_from_the_ui"
+    dialog = open_hubspot_connection_form(browser, airflow)
+    by_css(dialog, "input[name=connection_id]")[0].send_keys(conn_id)
+    by_css(dialog, "input[name=host]")[0].send_keys(sandbox.url)
+    by_css(dialog, "input[name=password]")[0].send_keys(sandbox.token)
+    click_button(dialog, "Save")
+    row = wait_for(
+        lambda: [r for r in by_css(browser, "tbody tr") if conn_id in r.text], "the saved connection's row"
+    )[0]
+    testing_before = len([r for r in sandbox.requests if r.path.endswith("/meeting-links")])
+
+    by_css(row, "button[aria-label='Test Connection']")[0].click()
+
+    def toast_text() -> str | None:
+        text = str(browser.execute_script("return document.body.innerText"))
+        return text if "Test Connection Successful" in text or "Test Connection Failed" in text else None
+
+    shown = wait_for(toast_text, "the connection test's result")
+    assert "Test Connection Successful" in shown, shown
+    assert f"Connected to HubSpot at {sandbox.url}" in shown
+    assert "the token can read meeting links" in shown
+    # The hook's test really asked HubSpot (the sandbox) with the saved token.
+    testing_requests = [r for r in sandbox.requests if r.path.endswith("/meeting-links")]
+    assert len(testing_requests) == testing_before + 1
+    save_screenshot(browser, ARTIFACTS / "connection-test.png")
 
 
 def test_booking_task_shows_its_extra_links(

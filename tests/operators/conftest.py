@@ -8,7 +8,6 @@ DAG processor would, so tests can build DAGs inline. Airflow 2 runs in-memory DA
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 import hubspot_scheduler_provider
+from tests.compat import serialize_for_test
 
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.testing import HubSpotSandbox
@@ -63,24 +63,8 @@ def sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> HubSpotSandbox:
 
 def run_dag(dag: Any) -> Any:
     """Run ``dag`` once with ``dag.test()`` and return the DagRun."""
-    if AIRFLOW_V_3_0_PLUS:
-        _write_serialized_dag(dag)
+    serialize_for_test(dag)
     return dag.test()
-
-
-def _write_serialized_dag(dag: Any) -> None:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=_empty_folder())
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
-
-
-@cache
-def _empty_folder() -> str:
-    return tempfile.mkdtemp(prefix="hubspot-operator-dags-")
 
 
 def task_instance(dag_run: Any, task_id: str, map_index: int = -1) -> Any:

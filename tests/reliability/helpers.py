@@ -17,6 +17,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+from tests.compat import run_task_in_process
 from tests.operators.conftest import SANDBOX_NOW, run_dag
 
 if TYPE_CHECKING:
@@ -197,17 +198,8 @@ def rerun_cleared(dag: DAG, dag_run: Any) -> Any:
 
 
 def _run_task(ti: Any, dag: DAG, session: Any) -> None:
-    if AIRFLOW_V_3_0_PLUS:
-        from airflow.sdk.definitions.dag import _run_task as run_in_process
-
-        with contextlib.suppress(Exception):  # dag.test() also only logs; the state tells
-            run_in_process(ti=ti, task=dag.task_dict[ti.task_id])
-    else:  # pragma: no cover - Airflow 2
-        from airflow.models.dag import _run_task as run_in_process  # type: ignore[attr-defined,no-redef]
-
-        ti.task = dag.task_dict[ti.task_id]
-        with contextlib.suppress(Exception):
-            run_in_process(ti=ti, inline_trigger=True, session=session)
+    with contextlib.suppress(Exception):  # dag.test() also only logs; the state tells
+        run_task_in_process(ti, dag.task_dict[ti.task_id], session)
 
 
 __all__ = ["SANDBOX_NOW", "run_dag"]

@@ -1,0 +1,160 @@
+"""What differs between the Airflow versions CI tests (2.11, 3.0 to 3.3), in one place.
+
+Tests import Airflow internals that moved between minors only through this module, and mark tests of
+features a version lacks with the ``requires_*`` markers here (skipped with a reason, never failed).
+Public, stable imports (``airflow.providers.common.compat.sdk``) stay in the tests themselves.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow import __version__ as _airflow_version
+from packaging.version import Version
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+AIRFLOW_VERSION = Version(Version(_airflow_version).base_version)
+
+
+def airflow_at_least(version: str) -> bool:
+    return Version(version) <= AIRFLOW_VERSION
+
+
+AIRFLOW_V_3 = airflow_at_least("3.0")
+#: ``airflow.dag_processing.dagbag`` (DagBag, ``sync_bag_to_db``) exists from 3.2; before, ``airflow.models``.
+_DAGBAG_IN_DAG_PROCESSING = airflow_at_least("3.2")
+#: ``context["task_state_store"]`` and ``retry_policy=`` on operators (Airflow 3.3's task SDK).
+HAS_TASK_STATE_STORE = airflow_at_least("3.3")
+HAS_RETRY_POLICY = airflow_at_least("3.3")
+
+requires_airflow_3 = pytest.mark.skipif(
+    not AIRFLOW_V_3, reason=f"needs Airflow 3 (this is {AIRFLOW_VERSION})"
+)
+requires_task_state_store = pytest.mark.skipif(
+    not HAS_TASK_STATE_STORE,
+    reason=f"context['task_state_store'] is Airflow 3.3+'s (this is {AIRFLOW_VERSION})",
+)
+requires_retry_policy = pytest.mark.skipif(
+    not HAS_RETRY_POLICY, reason=f"retry_policy= is Airflow 3.3+'s (this is {AIRFLOW_VERSION})"
+)
+
+
+def dagbag_class() -> Any:
+    """Airflow's DagBag: ``airflow.dag_processing.dagbag`` from 3.2, ``airflow.models.dagbag`` before."""
+    if _DAGBAG_IN_DAG_PROCESSING:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag
+
+
+def parse_dag_folder(folder: str) -> Any:
+    """A DagBag of ``folder``, as the DAG processor parses it (tests/conftest.py turns examples off)."""
+    return dagbag_class()(dag_folder=folder)
+
+
+def write_serialized_dags(bag: Any) -> None:
+    """Store every DAG of ``bag`` in the metadata DB the way the DAG processor does.
+
+    Airflow 3's ``dag.test()`` runs the serialized DAG from the DB; Airflow 2 runs the object itself.
+    """
+    if not AIRFLOW_V_3:
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
+    if _DAGBAG_IN_DAG_PROCESSING:
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    elif airflow_at_least("3.1"):
+        from airflow.models.dagbag import sync_bag_to_db  # type: ignore[attr-defined,no-redef]
+    else:  # 3.0: a DagBag method
+
+        def sync_bag_to_db(bag: Any, bundle_name: str, bundle_version: str | None) -> None:
+            bag.sync_to_db(bundle_name, bundle_version)
+
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+def serialize_for_test(dag: Any) -> None:
+    """Make an in-memory ``dag`` runnable by ``dag.test()`` (Airflow 3: write its serialized form)."""
+    if not AIRFLOW_V_3:
+        return
+    bag = dagbag_class()(dag_folder=_empty_folder())
+    bag.bag_dag(dag)
+    write_serialized_dags(bag)
+
+
+@cache
+def _empty_folder() -> str:
+    return tempfile.mkdtemp(prefix="hubspot-compat-dags-")
+
+
+def run_task_in_process(ti: Any, task: Any, session: Any) -> None:
+    """Run one task instance the way ``dag.test()`` does (raises what the task raised)."""
+    if airflow_at_least("3.1"):
+        from airflow.sdk.definitions.dag import _run_task
+
+        _run_task(ti=ti, task=task)
+    elif AIRFLOW_V_3:  # 3.0 reads the task from the task instance
+        from airflow.sdk.definitions.dag import _run_task
+
+        ti.task = task
+        _run_task(ti=ti)
+    else:  # pragma: no cover - Airflow 2
+        from airflow.models.dag import _run_task as run_in_process  # type: ignore[attr-defined]
+
+        ti.task = task
+        run_in_process(ti=ti, inline_trigger=True, session=session)
+
+
+def has_base_dry_run(operator: Any) -> bool:
+    """Whether BaseOperator has ``dry_run()`` (``airflow tasks test --dry-run``): not 3.0's task SDK."""
+    return callable(getattr(type(operator), "dry_run", None))
+
+
+@contextmanager
+def failure_callbacks_see_the_exception() -> Iterator[None]:
+    """``context["exception"]`` in failure callbacks under ``dag.test()``, as in a deployment.
+
+    Airflow 3.0-3.2's task runner sets it in ``main()`` just before ``finalize()`` runs the callbacks;
+    their ``dag.test()`` calls ``finalize()`` directly and leaves it out (3.3 sets it for both).
+    Doing what ``main()`` does keeps callback-based tests meaningful there; elsewhere this does nothing.
+    """
+    if not AIRFLOW_V_3 or airflow_at_least("3.3"):
+        yield
+        return
+    from airflow.sdk.execution_time import task_runner
+
+    real_finalize = task_runner.finalize
+
+    def finalize(ti: Any, state: Any, context: Any, log: Any, error: BaseException | None = None) -> Any:
+        context["exception"] = error
+        return real_finalize(ti, state, context, log, error)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(task_runner, "finalize", finalize)
+        yield
+
+
+def earlier_tries(dag_run: Any, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+    """Each finished earlier try of a task instance, oldest first (Airflow 3's task instance history):
+    ``try_number``, ``state``, ``start_date``, ``end_date`` and, from 3.3, the retry policy's
+    ``retry_delay_override`` (seconds) and ``retry_reason``."""
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+
+    columns = ("try_number", "state", "start_date", "end_date", "retry_delay_override", "retry_reason")
+    with create_session() as session:
+        rows = (
+            session.query(TaskInstanceHistory)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, map_index=map_index)
+            .order_by(TaskInstanceHistory.try_number)
+            .all()
+        )
+        return [{column: getattr(row, column, None) for column in columns} for row in rows]
