@@ -6,7 +6,7 @@ pydantic models and input parsing load inside ``execute``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
@@ -17,8 +17,6 @@ from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 from hubspot_scheduler_provider.operators.book_meeting import _with_booking_keys_asset
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from airflow.providers.common.compat.sdk import Context
 
     from hubspot_scheduler_provider.batch import BatchReport
@@ -221,9 +219,12 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
         return report.results
 
     def _uses_keys(self, items: Iterable[Any]) -> bool:
-        """Whether any item has a booking key (a lazily read XCom sequence is looked through once)."""
+        """Whether any item has a booking key. A sequence (a list, a lazily read XCom sequence) is looked
+        through once; a one-shot iterator is not consumed here: give ``booking_key`` to use keys there."""
         if self.booking_key is not None:
             return True
+        if not isinstance(items, Sequence):
+            return False
         return any(
             isinstance(item, Mapping) and ("booking_key" in item or "bookingKey" in item) for item in items
         )
