@@ -157,9 +157,12 @@ def test_an_auth_failure_is_not_retried_even_with_retries_left(
 
 @requires_retry_policy
 def test_an_unknown_outcome_is_retried_once_the_crm_caught_up_and_books_once(
-    hubspot_sandbox_factory: Any, airflow_db: str
+    hubspot_sandbox_factory: Any, airflow_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The CRM lists a new meeting only after 9 s: longer than the try's own re-checks (about 7 s).
+    # The CRM lists a new meeting only after 9 s: longer than the try's own re-checks (2 s here).
+    from hubspot_scheduler_provider import reconcile
+
+    monkeypatch.setattr(reconcile, "CRM_INDEX_LAG_SECONDS", 2.0)
     sandbox = hubspot_sandbox_factory(
         now=pendulum.datetime(2026, 12, 1, 12, tz="UTC"), crm_index_lag_seconds=9
     )
