@@ -11,6 +11,7 @@ The sandbox must also report no internal error and no answer of its own that bre
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import time
 from collections import Counter
@@ -22,6 +23,15 @@ import pytest
 
 from hubspot_scheduler_provider.testing import HubSpotSandbox
 from hubspot_scheduler_provider.testing.deviations import EXPECTED_DIFFERENCES, corrected
+
+#: The run below uses schemathesis 4.32's engine API (the 3.3 locks, all Pythons). The locks resolved as of
+#: older Airflow releases carry an older schemathesis whose engine differs; the run is about the sandbox,
+#: not about Airflow, so it is made where the pinned tool is.
+SCHEMATHESIS_VERSION = "4.32.5"
+pytestmark = pytest.mark.skipif(
+    importlib.metadata.version("schemathesis") != SCHEMATHESIS_VERSION,
+    reason=f"the conformance run is pinned to schemathesis {SCHEMATHESIS_VERSION} (the Airflow 3.3 locks)",
+)
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "hubspot_scheduler_provider" / "testing" / "specs"
 SPECS = {
