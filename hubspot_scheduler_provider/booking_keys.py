@@ -112,7 +112,9 @@ class BookingKeys:
             _utc_text(deadline),
         )
         reconciler = None if sent is None else self._flow._reconciler(sent)
-        steps = iter((1.0, 2.0, 3.0, 5.0))
+        from hubspot_scheduler_provider.reconcile import RECHECK_STEPS
+
+        steps = iter(RECHECK_STEPS)
         while True:
             now = self._flow.key_ledger.read(booking_key)
             if now is None or now.token != held.token:
@@ -138,7 +140,7 @@ class BookingKeys:
                 )
                 self._flow.key_ledger.forget(booking_key)
                 return None
-            self._flow._sleep(min(next(steps, 5.0), left))
+            self._flow._sleep(min(next(steps, RECHECK_STEPS[-1]), left))
 
 
 def shown(booking_key: str) -> str:
