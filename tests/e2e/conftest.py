@@ -31,6 +31,12 @@ MINUTE_MS = 60_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        # Under pytest-xdist (``--dist loadgroup``), every test of this package runs in ONE worker, so the
+        # package-scoped deployment starts once.
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("airflow-deployment"))
     if AIRFLOW_V_3_0_PLUS and airflow_at_least("3.1"):
         return
     if AIRFLOW_V_3_0_PLUS:  # 3.0: the deployment tier runs; its UI predates the browser tier's test ids
@@ -41,7 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         wanted = "e2e"
     skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent) and item.get_closest_marker(wanted):
+        if Path(str(item.fspath)).is_relative_to(here) and item.get_closest_marker(wanted):
             item.add_marker(skip)
 
 

@@ -19,6 +19,7 @@ from .browser import wait_for
 from .conftest import MINUTE_MS
 
 if TYPE_CHECKING:
+    from .airflow_deployment import AirflowDeployment
     from .rest_client import AirflowRestClient
 
 pytestmark = pytest.mark.e2e
@@ -70,8 +71,19 @@ def availability_reads(sandbox: Any, slug_part: str) -> int:
     return sum(1 for r in sandbox.requests if "availability-page" in r.path and slug_part in r.path)
 
 
+def scheduler_handled_the_deferral(airflow: AirflowDeployment) -> bool:
+    """Whether the scheduler has processed the executor's event for the deferring try (its process ended).
+
+    Airflow's LocalExecutor race: if the trigger fires before the scheduler handles that event, the task
+    is queued again when the event arrives, and the scheduler fails it ("finished with state success, but
+    the task instance's state attribute is queued"). A busy machine makes that gap seconds long, so the
+    test frees the slot only after the event was handled, as a real page would be freed much later."""
+    wanted = f"executor event with state success for task instance TaskInstanceKey(dag_id='{SENSOR_DAG_ID}', "
+    return wanted + "task_id='wait_for_slot'" in (airflow.home / "scheduler.log").read_text(errors="replace")
+
+
 def test_deferred_sensor_uses_no_worker_slot_then_books_the_freed_slot_once(
-    rest: AirflowRestClient, sandbox: Any
+    rest: AirflowRestClient, sandbox: Any, airflow: AirflowDeployment
 ) -> None:
     now = pendulum.now("UTC")
     freed_slot = now.add(hours=3).start_of("hour")
@@ -108,6 +120,9 @@ def test_deferred_sensor_uses_no_worker_slot_then_books_the_freed_slot_once(
     assert rest.task_instance(SENSOR_DAG_ID, run_id, "wait_for_slot")["state"] == "deferred"
     assert sensor["trigger"]["classpath"] == TRIGGER_CLASSPATH
 
+    wait_for(
+        lambda: scheduler_handled_the_deferral(airflow), "the scheduler to handle the deferral", timeout=60
+    )
     # The colleague joins the round robin: exactly one slot in the window becomes free.
     sandbox.add_page(replace(team, members=(BUSY_HOST, COLLEAGUE)))
     assert free_slots_until(sandbox, TEAM_SLUG, busy_until) == [int(freed_slot.timestamp() * 1000)]

@@ -8,7 +8,7 @@ import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from hubspot_scheduler_provider import reconcile
-from tests.reliability.helpers import REPORTED, SANDBOX_NOW, TOKEN
+from tests.reliability.helpers import FAST_SETTLE, REPORTED, SANDBOX_NOW, TOKEN
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -24,7 +24,9 @@ def _no_crm_recheck_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> HubSpotSandbox:
-    started: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW)
+    """The sandbox, with a short request timeout: an earlier send without an answer is settled once it
+    surely ended (its timeout) and the CRM index caught up, so HubSpot's 30 s would be 30 s of waiting."""
+    started: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, conn_extra=FAST_SETTLE)
     return started
 
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 #: A token nobody would type: any appearance in logs, XCom or rendered fields is a leak.
 TOKEN = "pat-na1-RELIABILITY-7d1e5c0f-token-must-never-leak"
+#: Connection extras for the sandbox: a request timeout of 3 s, so that settling an unanswered send
+#: (which waits until that send surely ended) takes seconds, not HubSpot's 30.
+FAST_SETTLE = {"timeout": 3}
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 #: Wednesday 2026-12-02 09:00 New York; the sandbox (fixed at SANDBOX_NOW) offers it on "alice-smith".
 FIRST_SLOT = datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc)

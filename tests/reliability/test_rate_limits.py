@@ -35,15 +35,16 @@ def answered(sandbox: HubSpotSandbox, status: int) -> int:
 
 
 def test_pacing_on_remaining_keeps_a_busy_account_free_of_429s(hubspot_sandbox_factory: Any) -> None:
-    sandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, rate_limit=5, rate_window_seconds=0.5)
+    # A window long enough that even a busy machine sends 12 requests faster than 5 per window.
+    sandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, rate_limit=5, rate_window_seconds=2.0)
     hook, waits = hook_recording_waits(really_wait=True)
 
-    for _ in range(16):
+    for _ in range(12):
         hook.get_booking_info("alice-smith", "UTC")
 
-    assert answered(sandbox, 200) == 16
+    assert answered(sandbox, 200) == 12
     assert answered(sandbox, 429) == 0
-    assert waits and all(0 < wait <= 0.5 for wait in waits)  # paced, never more than one window
+    assert waits and all(0 < wait <= 2.0 for wait in waits)  # paced, never more than one window
 
 
 def test_pacing_waits_nothing_while_plenty_remains(hubspot_sandbox: HubSpotSandbox) -> None:

@@ -18,6 +18,7 @@ from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
 from tests.reliability.helpers import (
+    FAST_SETTLE,
     REPORTED,
     SANDBOX_NOW,
     TOKEN,
@@ -79,7 +80,7 @@ def log_files() -> str:
 def test_secrets_never_reach_logs_xcom_rendered_fields_or_errors(
     hubspot_sandbox_factory, airflow_db, capfd, caplog
 ):
-    sandbox: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW)
+    sandbox: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, conn_extra=FAST_SETTLE)
     oauth: HubSpotSandbox = hubspot_sandbox_factory(
         conn_id="hubspot_oauth",
         token=None,
