@@ -3,9 +3,10 @@
 The sandbox allows ``LIMIT`` requests per ``WINDOW_SECONDS`` (HubSpot's 10-second window scaled down so
 the run takes seconds, not minutes). The operator is not told the limit: it learns it from the first
 answer's ``X-HubSpot-RateLimit-*`` headers, as it does against HubSpot. A rolling window lets the first
-L requests go at once, so (N - L) x W / L is the least time any client can take for N requests at L per
-W; the ratio says how close the operator gets, and the sandbox's request log says how
-often it hit the limit anyway (429s) and whether anything failed.
+L requests go at once and the next L once those left it, so floor((N - 1) / L) x W is the least time any
+client can take for N requests at L per W (here equal to (N - L) x W / L: N is a multiple of L). The
+ratio says how close the operator gets, and the sandbox's request log says how often it hit the limit
+anyway (429s) and whether anything failed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from benchmarks._common import (
     payloads,
     quiet_airflow_logs,
     report,
+    rolling_window_minimum,
     timed,
 )
 
@@ -40,7 +42,7 @@ def main() -> None:
 
     failed = sum(1 for result in results if "error" in result)
     rejected = int(stats["statuses"].get("429", 0))
-    minimum = (BOOKINGS - LIMIT) * WINDOW_SECONDS / LIMIT
+    minimum = rolling_window_minimum(BOOKINGS, LIMIT, WINDOW_SECONDS)
     report(
         {
             "ceiling_ratio": round(elapsed / minimum, 3),

@@ -7,8 +7,11 @@ same as for one booking (:mod:`~hubspot_scheduler_provider.ledger`).
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
@@ -16,11 +19,14 @@ from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-#: A batch writes HubSpot's answers in groups of at most this many (~1 KB each: well under the state
-#: store's 64 KB value policy).
-BATCH_CHUNK_ITEMS = 32
-#: ... and at least this often, so a killed worker leaves few answered items to settle through the CRM.
+#: Buffered answers are written once this many are waiting ...
+BATCH_FLUSH_ITEMS = 8
+#: ... or this often, so a killed worker leaves few answered items to settle through the CRM.
 BATCH_FLUSH_SECONDS = 0.25
+#: An answer chunk grows (rewritten in place) until its compressed form would pass this size: well
+#: under the state store's 64 KB value policy. HubSpot's booking answers repeat the same keys and form
+#: fields, so hundreds fit in one: a retry of a 1,000-item batch reads a handful of values.
+ANSWER_CHUNK_BYTES = 48_000
 
 
 class BatchLedger:
@@ -30,14 +36,15 @@ class BatchLedger:
       stored before its POST, but the workers wait for one another's writes (group commit): a record
       joins the group being collected while a write is in flight, and one write stores the whole group.
     * ``answers:<n>``: HubSpot's answers (and "refused, nothing booked" marks), buffered and written
-      together every :data:`BATCH_FLUSH_SECONDS` or :data:`BATCH_CHUNK_ITEMS` entries, and when the batch
-      ends. An answer not written yet when the worker died leaves its item ``sending``: the retry settles
-      it through the CRM, as any unanswered send.
+      every :data:`BATCH_FLUSH_SECONDS` or :data:`BATCH_FLUSH_ITEMS` answers, and when the batch ends.
+      Each write rewrites the current chunk with the new answers added (zlib-compressed JSON), until it
+      would pass :data:`ANSWER_CHUNK_BYTES`; then chunk ``n + 1`` starts. An answer not written yet when
+      the worker died leaves its item ``sending``: the retry settles it through the CRM, as any
+      unanswered send.
+    * Each chunk also carries the checkpoint: how many ``sending`` groups it sums up, and of their
+      records only those still without a stored answer (a handful: the items in flight).
 
-    * ``checkpoint``: rewritten after each answer group: how many ``sending`` groups it sums up, and of
-      their records only those still without a stored answer (a handful: the items in flight).
-
-    :meth:`load` reads the checkpoint, the answer groups and the ``sending`` groups written after the
+    :meth:`load` reads the answer chunks and the ``sending`` groups written after the last chunk's
     checkpoint, nothing per item. Where an item appears more than once, the newest entry wins (an answer
     over the ``sending`` record it answers). Thread-safe.
     """
@@ -63,11 +70,12 @@ class BatchLedger:
         self._write_errors: dict[int, BaseException] = {}
         #: Stored sending records without a stored answer: the checkpoint's content.
         self._unanswered: dict[str, dict[str, Any]] = {}
-        # Buffered answers.
+        # Buffered answers, and the chunk they go to (this try's own: an earlier try's chunks stay).
         self._answers: dict[str, dict[str, Any]] = {}
-        self._next_answer_group = 0
+        self._chunk: dict[str, dict[str, Any]] = {}
+        self._chunk_number = 0
         self._flushed_at = clock()
-        #: Answer groups are written one at a time, in order: a retry reads them until the first gap.
+        #: Answer chunks are written one at a time, in order: a retry reads them until the first gap.
         self._flush_lock = threading.Lock()
         #: The first failed write: from then on the ledger refuses to record (so nothing more is POSTed),
         #: since a group missing between stored ones would hide the records after it.
@@ -83,25 +91,28 @@ class BatchLedger:
                 if ordered is not None and (entry not in newest or ordered[0] > newest[entry][0]):
                     newest[entry] = ordered
 
-        checkpoint = self._ledger.read_value("checkpoint")
-        reads = 1
+        reads, number, checkpoint = 0, 0, None
+        while True:
+            reads += 1
+            chunk = _unpack(self._ledger.read_value(f"answers:{number}"))
+            if chunk is None:
+                break
+            merge(chunk["entries"])
+            checkpoint, number = chunk, number + 1
+        self._chunk_number = number
         summed_up = 0
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get("unanswered"), dict):
-            summed_up = int(checkpoint.get("sending_groups", 0))
+        if checkpoint is not None:
+            summed_up = checkpoint["sending_groups"]
             merge(checkpoint["unanswered"])
-        for sequence, first in (("sending", summed_up), ("answers", 0)):
-            number = first
-            while True:
-                reads += 1
-                group = self._ledger.read_value(f"{sequence}:{number}")
-                if not isinstance(group, dict):
-                    break
-                number += 1
-                merge(group)
-            if sequence == "sending":
-                self._next_sending_group = self._sending_groups_written = number
-            else:
-                self._next_answer_group = number
+        number = summed_up
+        while True:
+            reads += 1
+            group = self._ledger.read_value(f"sending:{number}")
+            if not isinstance(group, dict):
+                break
+            number += 1
+            merge(group)
+        self._next_sending_group = self._sending_groups_written = number
         self._records = {entry: record for entry, (_, record) in newest.items()}
         self._unanswered = {
             i: r.to_json() for i, r in self._records.items() if r is not None and r.state == "sending"
@@ -133,7 +144,7 @@ class BatchLedger:
         self._buffer_answer(entry, {"forgotten_at": self._wall_clock()})
 
     def flush(self) -> None:
-        """Write the buffered answers as one value (the batch calls it when it ends, however it ends).
+        """Write the buffered answers (the batch calls it when it ends, however it ends).
 
         Never raises: the answers are HubSpot's already (the meetings are booked). A failed write breaks
         the ledger, so no further booking is sent this try; the next try settles the items whose answer
@@ -143,24 +154,24 @@ class BatchLedger:
                 if not self._answers or self._broken is not None:
                     return
                 group, self._answers = self._answers, {}
-                number = self._next_answer_group
-                self._next_answer_group += 1
                 self._flushed_at = self._clock()
+                for entry in group:
+                    self._unanswered.pop(entry, None)
+                checkpoint = {
+                    "sending_groups": self._sending_groups_written,
+                    "unanswered": dict(self._unanswered),
+                }
+            chunk = {**self._chunk, **group}
+            packed = _pack(chunk, checkpoint)
+            if len(packed["zlib"]) > ANSWER_CHUNK_BYTES and self._chunk:
+                self._chunk_number += 1
+                chunk = dict(group)
+                packed = _pack(chunk, checkpoint)
             try:
-                self._ledger.write_value(f"answers:{number}", dict(sorted(group.items())))
-                self._write_checkpoint(group)
+                self._ledger.write_value(f"answers:{self._chunk_number}", packed)
+                self._chunk = chunk
             except Exception as error:
                 self._break(error)
-
-    def _write_checkpoint(self, answered: dict[str, Any]) -> None:
-        with self._changed:
-            for entry in answered:
-                self._unanswered.pop(entry, None)
-            checkpoint = {
-                "sending_groups": self._sending_groups_written,
-                "unanswered": dict(self._unanswered),
-            }
-        self._ledger.write_value("checkpoint", checkpoint)
 
     def _break(self, error: BaseException) -> None:
         with self._changed:
@@ -178,7 +189,7 @@ class BatchLedger:
         with self._changed:
             self._answers[entry] = value
             due = (
-                len(self._answers) >= BATCH_CHUNK_ITEMS
+                len(self._answers) >= BATCH_FLUSH_ITEMS
                 or self._clock() - self._flushed_at >= BATCH_FLUSH_SECONDS
             )
         if due:
@@ -230,3 +241,27 @@ def _group_entry(value: dict[str, Any]) -> tuple[tuple[float, int], LedgerRecord
     if record is None:
         return None
     return (record.sent_at, 2 if record.state == "booked" else 0), record
+
+
+def _pack(entries: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, str]:
+    """An answer chunk as the state store keeps it: JSON, compressed, as text (values must be JSON)."""
+    text = json.dumps({"entries": entries, **checkpoint}, separators=(",", ":"), sort_keys=True)
+    return {"zlib": base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")}
+
+
+def _unpack(value: Any) -> dict[str, Any] | None:
+    """A chunk written by :func:`_pack`, or None where there is none (or it is not one)."""
+    if not isinstance(value, dict) or not isinstance(value.get("zlib"), str):
+        return None
+    try:
+        chunk = json.loads(zlib.decompress(base64.b64decode(value["zlib"])))
+    except (ValueError, zlib.error):
+        return None
+    if not (
+        isinstance(chunk, dict)
+        and isinstance(chunk.get("entries"), dict)
+        and isinstance(chunk.get("unanswered"), dict)
+        and isinstance(chunk.get("sending_groups"), int)
+    ):
+        return None
+    return chunk

@@ -3,6 +3,7 @@ call, only the item sent without an answer is settled (through the CRM), and not
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from hubspot_scheduler_provider.batch_ledger import BATCH_CHUNK_ITEMS
+from hubspot_scheduler_provider.batch_ledger import BATCH_FLUSH_ITEMS
 from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOperator
 from hubspot_scheduler_provider.testing import DropAfterCommit
 from tests.batch.conftest import lead
@@ -73,7 +74,7 @@ def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
             self.values.pop(key, None)
 
     store = Store()
-    total = 3 * BATCH_CHUNK_ITEMS + 5
+    total = 3 * BATCH_FLUSH_ITEMS + 5
     first = BatchLedger(TaskLedger(store), clock=lambda: 0.0)  # answer groups by count only
     first.load()
     for index in range(total - 2):  # the last two items never started
@@ -92,10 +93,69 @@ def test_the_ledger_is_read_back_in_groups(sandbox: Any) -> None:
     answered, pending = again.summary()
     assert (answered, pending) == (total - 6, {item_entry(7), item_entry(97), item_entry(98)})
     assert again.read(item_entry(5)) is None and again.read(item_entry(total - 1)) is None
-    # The checkpoint (written with the 3rd answer group, after item 96), the sending groups after it
-    # (items 97 and 98) and the 3 answer groups, each sequence read until the first missing group:
-    # 8 reads for 101 items, nothing per item.
-    assert store.gets == 1 + (2 + 1) + (3 + 1)
+    # The answer chunk (rewritten at each flush: its checkpoint is from the 3rd, after item 96), the
+    # sending groups after that checkpoint (items 97 and 98), each sequence read until the first gap:
+    # 5 reads for 101 items, nothing per item.
+    assert store.gets == (1 + 1) + (2 + 1)
+
+
+def test_a_thousand_hubspot_answers_are_read_back_in_a_handful_of_values() -> None:
+    """Answer chunks grow in place up to the value budget (compressed): a retry of a 1,000-item batch
+    reads a few values, each well under the state store's 64 KB policy."""
+    from hubspot_scheduler_provider.batch_ledger import BatchLedger
+    from hubspot_scheduler_provider.ledger import LedgerRecord, TaskLedger
+
+    class Store(dict[str, Any]):
+        gets = 0
+
+        def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+            Store.gets += 1
+            return super().get(key, default)
+
+        def set(self, key: str, value: Any, **kwargs: Any) -> None:
+            self[key] = value
+
+        def delete(self, key: str) -> None:
+            self.pop(key, None)
+
+    def answer(n: int) -> dict[str, Any]:  # the shape and size of HubSpot's booking answer (~1 KB)
+        return {
+            "calendarEventId": f"{n:08x}-cal-{n * 7919:012d}",
+            "contactId": str(90_000 + n),
+            "start": f"2026-12-{2 + n // 96:02d}T{(n // 4) % 24:02d}:{15 * (n % 4):02d}:00Z",
+            "end": f"2026-12-{2 + n // 96:02d}T{(n // 4) % 24:02d}:{15 * (n % 4) + 14:02d}:59Z",
+            "duration": 1_800_000,
+            "subject": f"Meeting with Lead {n} and Alice Smith",
+            "location": "https://meetings.example/alice",
+            "locale": "en-us",
+            "isOffline": False,
+            "formFields": [
+                {"name": name, "label": name.title(), "fieldType": "text", "value": f"{name}-{n}"}
+                for name in ("firstname", "lastname", "email", "company", "phone")
+            ],
+            "guestEmails": [],
+            "bookingTimezone": "Europe/Berlin",
+            "legalConsentResponses": [],
+        }
+
+    store = Store()
+    ledger = BatchLedger(TaskLedger(store), clock=lambda: 0.0)
+    ledger.load()
+    for n in range(1000):
+        record = LedgerRecord("sending", f"f{n}", "s", "2026-12-02T14:00:00Z", 1, float(n))
+        ledger.write(f"booking:{n}", record)
+        ledger.write(f"booking:{n}", record.booked(answer(n), reconciled=False))
+    ledger.flush()
+
+    Store.gets = 0
+    again = BatchLedger(TaskLedger(store))
+    reads = again.load()
+
+    assert again.summary() == (1000, set())
+    assert again.read("booking:999").answer == answer(999)  # type: ignore[union-attr]
+    assert reads == Store.gets <= 6, reads
+    sizes = [len(json.dumps(value)) for value in store.values()]
+    assert max(sizes) < 64_000, max(sizes)
 
 
 @pytest.mark.parametrize("failing", ["answers:", "sending:"])
