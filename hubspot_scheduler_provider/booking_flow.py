@@ -36,6 +36,7 @@ from hubspot_scheduler_provider.errors import BookingInputError, HubSpotError
 from hubspot_scheduler_provider.ledger import LedgerRecord, NoLedger, booking_entry, fingerprint, new_token
 from hubspot_scheduler_provider.reconcile import BookingReconciler
 from hubspot_scheduler_provider.retry_rules import Disposition, classify
+from hubspot_scheduler_provider.units import parse_iso_instant, utc_text
 
 if TYPE_CHECKING:
     import logging
@@ -116,7 +117,7 @@ class BookingFlow:
         self.writer = writer
         self._pace = pace
         self._sleep = sleep
-        self._clock = clock
+        self.clock = clock
         #: The last record written per entry, so :meth:`record_links` can complete it without a read.
         self._written: dict[str, LedgerRecord] = {}
         #: slug -> linkId for the CRM's page check, read once per page (a batch settles many items).
@@ -176,7 +177,7 @@ class BookingFlow:
         if earlier is None and booking_key is not None:
             earlier = self._keys.held_by_key(booking_key, template, start_between=start_between)
         if earlier is not None:
-            return at(template, _parse_utc(earlier.raw["start"])), replace(earlier, entry=entry)
+            return at(template, parse_iso_instant(earlier.raw["start"])), replace(earlier, entry=entry)
         refused: set[int] = set()
         while True:
             starts = find_slot_starts(self.hook, query, limit=len(refused) + 1)
@@ -243,13 +244,13 @@ class BookingFlow:
             return self._settle_recorded(entry, record, booking)
         if self.ledger.durable or not self.repeat:
             return None  # nothing recorded, so nothing was sent
-        reconciler = self._reconciler(booking, start_between=start_between)
+        reconciler = self.reconciler(booking, start_between=start_between)
         self.log.info(
             "Repeated attempt without a task state store: checking HubSpot's CRM for %s before sending it",
             reconciler.description,
         )
-        found = self._ask_crm(
-            reconciler, self._clock() + (0.0 if self.index_settled else self.index_lag_seconds)
+        found = self.ask_crm(
+            reconciler, self.clock() + (0.0 if self.index_settled else self.index_lag_seconds)
         )
         if found is None:
             return None
@@ -260,12 +261,12 @@ class BookingFlow:
         self, entry: str, record: LedgerRecord, booking: MeetingBooking
     ) -> BookingOutcome | None:
         """An earlier send without a recorded answer: find it in the CRM, or conclude it booked nothing."""
-        sent = at(booking, _parse_utc(record.start)).model_copy(
+        sent = at(booking, parse_iso_instant(record.start)).model_copy(
             update={"slug": record.slug, "duration": record.duration_ms}
         )
         # A cancelled meeting cannot be told apart from an older booking of the same lead here.
-        reconciler = self._reconciler(sent, count_void=False)
-        deadline = self._index_deadline(record)
+        reconciler = self.reconciler(sent, count_void=False)
+        deadline = self.index_deadline(record)
         self.log.warning(
             "An earlier try sent %s at %s and recorded no answer (its outcome is unknown, or it is still "
             "in flight); asking HubSpot's CRM until %s instead of sending it again",
@@ -273,7 +274,7 @@ class BookingFlow:
             utc_text(record.sent_at),
             utc_text(deadline),
         )
-        found = self._ask_crm(reconciler, deadline)
+        found = self.ask_crm(reconciler, deadline)
         if found is not None:
             self.ledger.write(entry, record.booked(found, reconciled=True))
             reconciler.reconciled_log(found, "the earlier try's request booked it")
@@ -296,13 +297,13 @@ class BookingFlow:
         body = booking.to_wire(self.hook.api_version)
         keyed = booking_key is not None and self.key_ledger is not None
         token = self._keys.claimed.get(booking_key or "") if keyed else None
-        record = self._record(booking, fingerprint_of=fingerprint(body), token=token or new_token())
+        record = self.new_record(booking, fingerprint_of=fingerprint(body), token=token or new_token())
 
         def stamp(attempt: int) -> None:
             # A retried POST (429, 423, a renewed token) leaves later: its outcome is unknown from then.
             nonlocal record
             if attempt > 1:
-                record = replace(record, sent_at=self._clock())
+                record = replace(record, sent_at=self.clock())
                 self.ledger.write(entry, record)
 
         try:
@@ -318,7 +319,7 @@ class BookingFlow:
                 return self._settle_unknown(entry, record, booking, booking_key, error, resend=resend)
             if isinstance(error, HubSpotError) and is_slot_taken(error) and (self.repeat or resend):
                 # A re-sent booking refused for its slot: our own earlier send may hold that slot.
-                found = self._ask_crm(self._reconciler(booking), self._clock() + self.index_lag_seconds)
+                found = self.ask_crm(self.reconciler(booking), self.clock() + self.index_lag_seconds)
                 if found is not None:
                     return self._reconciled_send(entry, record, booking_key, found, error.correlation_id)
             self._forget(entry, booking_key)
@@ -342,13 +343,13 @@ class BookingFlow:
         *,
         resend: bool,
     ) -> BookingOutcome:
-        reconciler = self._reconciler(booking, count_void=False)
+        reconciler = self.reconciler(booking, count_void=False)
         self.log.warning(
             "The booking's outcome is unknown (%s); checking HubSpot's CRM instead of sending it again", error
         )
         lookup_error: HubSpotError | None = None
         try:
-            found = reconciler.find_until(self._clock() + self.index_lag_seconds)
+            found = reconciler.find_until(self.clock() + self.index_lag_seconds)
         except HubSpotError as unreadable:
             lookup_error, found = unreadable, None
         if found is not None:
@@ -362,9 +363,9 @@ class BookingFlow:
             return self._send(entry, booking, booking_key, resend=True)
         raise reconciler.unknown("the booking request got no reliable answer", error, lookup_error)
 
-    # --- helpers ------------------------------------------------------------------------------------------
+    # --- helpers (also the booking-key step's: booking_keys.BookingKeys) ---------------------------------
 
-    def _reconciler(
+    def reconciler(
         self,
         booking: MeetingBooking,
         *,
@@ -379,10 +380,10 @@ class BookingFlow:
             count_void=count_void,
             link_ids=self._link_ids,
             sleep=self._sleep,
-            clock=self._clock,
+            clock=self.clock,
         )
 
-    def _ask_crm(self, reconciler: BookingReconciler, deadline: float) -> dict[str, Any] | None:
+    def ask_crm(self, reconciler: BookingReconciler, deadline: float) -> dict[str, Any] | None:
         """The CRM's answer until ``deadline``; an unreadable CRM is "outcome unknown" unless allow_resend."""
         try:
             return reconciler.find_until(deadline)
@@ -396,11 +397,11 @@ class BookingFlow:
             )
             return None
 
-    def _index_deadline(self, record: LedgerRecord) -> float:
+    def index_deadline(self, record: LedgerRecord) -> float:
         """When a send recorded at ``record.sent_at`` has surely ended and reached the CRM's index."""
         return record.sent_at + self.hook.transport.timeout + self.index_lag_seconds
 
-    def _record(self, booking: MeetingBooking, *, fingerprint_of: str, token: str) -> LedgerRecord:
+    def new_record(self, booking: MeetingBooking, *, fingerprint_of: str, token: str) -> LedgerRecord:
         from hubspot_scheduler_provider.models.booking import format_utc
 
         return LedgerRecord(
@@ -409,7 +410,7 @@ class BookingFlow:
             slug=booking.slug,
             start=format_utc(booking.start_time) if fingerprint_of else "",
             duration_ms=booking.duration,
-            sent_at=self._clock(),
+            sent_at=self.clock(),
             writer=self.writer,
             token=token,
         )
@@ -449,13 +450,3 @@ class BookingFlow:
 def at(template: MeetingBooking, slot: datetime) -> MeetingBooking:
     """``template`` starting at ``slot`` (kept in UTC, as parsed start times are)."""
     return template.model_copy(update={"start_time": slot.astimezone(timezone.utc)})
-
-
-def _parse_utc(text: str) -> datetime:
-    from hubspot_scheduler_provider.units import parse_iso_instant
-
-    return parse_iso_instant(text)
-
-
-def utc_text(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

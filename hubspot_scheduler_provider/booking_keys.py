@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hubspot_scheduler_provider.units import utc_text
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -35,8 +37,8 @@ class BookingKeys:
         booking: MeetingBooking,
         start_between: tuple[datetime | None, datetime | None] | None,
     ) -> BookingOutcome | None:
-        reconciler = self._flow._reconciler(booking, start_between=start_between)
-        found = self._flow._ask_crm(reconciler, self._flow._clock())
+        reconciler = self._flow.reconciler(booking, start_between=start_between)
+        found = self._flow.ask_crm(reconciler, self._flow.clock())
         if found is None:
             return None
         reconciler.reconciled_log(found, f"booking key {shown(booking_key)} was booked before (in the CRM)")
@@ -65,7 +67,7 @@ class BookingKeys:
         if self._flow.key_ledger is None:
             # No shared record (Airflow < 3.3): HubSpot's CRM is the only witness of another run's booking.
             return self._in_crm(booking_key, booking, start_between)
-        claim = self._flow._record(booking, fingerprint_of="", token=_new_token())
+        claim = self._flow.new_record(booking, fingerprint_of="", token=_new_token())
         while True:
             held = self._flow.key_ledger.claim(booking_key, claim)
             if held is None:
@@ -103,15 +105,15 @@ class BookingKeys:
             )
         else:
             sent = None  # it had not chosen its slot yet
-        deadline = self._flow._index_deadline(held)
+        deadline = self._flow.index_deadline(held)
         self._flow.log.warning(
             "Booking key %s is being sent by %s (since %s); waiting for its answer until %s",
             shown(booking_key),
             held.writer or "another task",
-            _utc_text(held.sent_at),
-            _utc_text(deadline),
+            utc_text(held.sent_at),
+            utc_text(deadline),
         )
-        reconciler = None if sent is None else self._flow._reconciler(sent)
+        reconciler = None if sent is None else self._flow.reconciler(sent)
         from hubspot_scheduler_provider.reconcile import RECHECK_STEPS
 
         steps = iter(RECHECK_STEPS)
@@ -126,14 +128,14 @@ class BookingKeys:
                     reconciled=True,
                     source="booking_key",
                 )
-            found = None if reconciler is None else self._flow._ask_crm(reconciler, self._flow._clock())
+            found = None if reconciler is None else self._flow.ask_crm(reconciler, self._flow.clock())
             if found is not None and reconciler is not None:
                 self._flow.key_ledger.write(booking_key, now.booked(found, reconciled=True))
                 reconciler.reconciled_log(
                     found, f"booking key {shown(booking_key)} was booked by {held.writer}"
                 )
                 return _outcome(raw=found, correlation_id=None, reconciled=True, source="crm")
-            left = deadline - self._flow._clock()
+            left = deadline - self._flow.clock()
             if left <= 0:
                 self._flow.log.warning(
                     "Booking key %s: the other send booked nothing; taking the key over", shown(booking_key)
@@ -167,9 +169,3 @@ def _new_token() -> str:
     from hubspot_scheduler_provider.ledger import new_token
 
     return new_token()
-
-
-def _utc_text(epoch_seconds: float) -> str:
-    from hubspot_scheduler_provider.booking_flow import utc_text
-
-    return utc_text(epoch_seconds)

@@ -1,4 +1,4 @@
-"""The ``hubspot`` connection form, defined once.
+"""The ``hubspot`` connection form, defined once, and its "Test" button's check.
 
 Airflow 3.2+ reads ``conn-fields``/``ui-field-behaviour`` from provider info; older versions call the
 hook's ``get_connection_form_widgets``/``get_ui_field_behaviour``. Both are built from the tables
@@ -7,9 +7,15 @@ below so the two forms cannot drift. Importing this module is cheap (no Flask, n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubspot_scheduler_provider.api_versions import API_VERSIONS, DEFAULT_API_VERSION
+
+if TYPE_CHECKING:
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+#: The scope the connection test needs: it reads one meeting link.
+READ_SCOPE = "scheduler.meetings.meeting-link.read"
 
 DEFAULT_HOST = "https://api.hubapi.com"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -93,3 +99,25 @@ def legacy_connection_form_widgets() -> dict[str, Any]:
                 label, widget=BS3TextFieldWidget(), description=field.get("description", "")
             )
     return widgets
+
+
+def check_connection(hook: HubSpotSchedulerHook) -> tuple[bool, str]:
+    """One cheap authorized GET (the first meeting link) through ``hook``; the message says what to fix.
+    Never raises: the connection test must answer, never crash the UI."""
+    from hubspot_scheduler_provider.errors import HubSpotConfigError, HubSpotError, HubSpotMissingScopesError
+
+    try:
+        settings = hook.settings
+        hook._get_json(hook._path("/meeting-links"), {"limit": 1}, max_retries=0)
+    except HubSpotMissingScopesError as error:
+        if error.missing_scopes:
+            return False, str(error)
+        return False, f"{error} Reading meeting links needs the scope {READ_SCOPE}."
+    except (HubSpotError, HubSpotConfigError) as error:
+        return False, str(error)
+    except Exception as error:
+        return False, f"{type(error).__name__}: {error}"
+    return True, (
+        f"Connected to HubSpot at {settings.base_url} (Scheduler API {settings.api_version.name}); "
+        "the token can read meeting links."
+    )

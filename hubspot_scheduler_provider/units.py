@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 #: HubSpot's Scheduler API counts durations and instants in milliseconds.
 MS_PER_MINUTE = 60_000
@@ -19,6 +19,11 @@ def parse_iso_instant(text: str) -> datetime:
     Raises ``ValueError`` for anything else, like ``fromisoformat``.
     """
     return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
+def utc_text(epoch_seconds: float) -> str:
+    """An epoch moment as ``2026-12-02T14:00:00Z``, how log lines show when something was sent."""
+    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def duration_not_offered(slug: str, duration_ms: int, offered_ms: list[int]) -> str:

@@ -28,7 +28,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 import pytest  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +47,19 @@ def _failure_callbacks_see_the_exception() -> Iterator[None]:
 
     with failure_callbacks_see_the_exception():
         yield
+
+
+@pytest.fixture
+def task_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """Reads the task log lines so far. Airflow 3 writes them to stdout/stderr, Airflow 2 through
+    ``logging`` (caplog); capturing file descriptors there would leave Airflow 2's task log handler on a
+    closed stream for later tests."""
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+    capfd = request.getfixturevalue("capfd") if AIRFLOW_V_3_0_PLUS else None
+
+    def read() -> str:
+        output = capfd.readouterr() if capfd is not None else None
+        return (output.out + output.err if output is not None else "") + caplog.text
+
+    return read

@@ -23,12 +23,10 @@ from hubspot_scheduler_provider._validation import require_choice, require_whole
 from hubspot_scheduler_provider.errors import (
     BookingInputError,
     HubSpotConfigError,
-    HubSpotError,
-    HubSpotMissingScopesError,
     HubSpotResponseError,
-    error_from_response,
 )
 from hubspot_scheduler_provider.fields import parse_text, parse_timezone
+from hubspot_scheduler_provider.hooks._http_compat import HttpOperatorCompatibility
 from hubspot_scheduler_provider.hooks._oauth import TOKEN_PATH, OAuthTokenSource, StaticToken, TokenSource
 from hubspot_scheduler_provider.hooks._settings import (
     HubSpotSettings,
@@ -60,9 +58,6 @@ if TYPE_CHECKING:
     )
 
 LINK_TYPES = ("GROUP_CALENDAR", "PERSONAL_LINK", "ROUND_ROBIN_CALENDAR")
-READ_SCOPE = "scheduler.meetings.meeting-link.read"
-#: Methods the stock HttpOperator may send that are safe to repeat after a timeout or 5xx.
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 def _slug_segment(slug: Any) -> str:
@@ -79,8 +74,11 @@ def check_link_type(value: Any, field: str = "type") -> str:
     return require_choice(field, value, LINK_TYPES, error=BookingInputError)
 
 
-class HubSpotSchedulerHook(HttpHook):
+class HubSpotSchedulerHook(HttpOperatorCompatibility, HttpHook):
     """Talk to HubSpot's Scheduler API through a ``hubspot`` connection.
+
+    ``get_conn``, ``run`` and ``check_response`` (what the stock ``HttpOperator`` calls) come from
+    :class:`~hubspot_scheduler_provider.hooks._http_compat.HttpOperatorCompatibility`.
 
     :param hubspot_conn_id: connection whose password is the access token (service key, private-app or
         OAuth access token), or whose extras hold ``client_id``/``client_secret``/``refresh_token``.
@@ -210,76 +208,6 @@ class HubSpotSchedulerHook(HttpHook):
         return OAuthTokenSource(
             settings.oauth, fetch, mask=register_secret_everywhere, clock=lambda: self._clock()
         )
-
-    # ------------------------------------------------------------------ HttpHook API (HttpOperator)
-    def get_conn(
-        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
-    ) -> requests.Session:
-        """A session authenticated with the bearer token, for code that sends requests itself.
-
-        Without ``headers``: the hook's one shared session (keep-alive pool), never modified here.
-        With ``headers``: a new session carrying them, sharing the pooled adapters, so one caller's
-        headers never reach another call or thread. Unlike ``HttpHook`` this never copies connection
-        extras into headers: they hold settings and OAuth secrets. Either session never follows a
-        redirect, and bounds each request's time (``timeout`` is the total deadline) and body size.
-        """
-        from hubspot_scheduler_provider.hooks._transport import BearerAuth
-
-        transport = self.transport
-        shared = transport.session
-        if not headers:
-            return shared
-        session = BoundedSession(self.settings.max_response_bytes)
-        session.auth = BearerAuth(transport.tokens)
-        session.headers.update(headers)
-        for prefix, adapter in shared.adapters.items():
-            session.mount(prefix, adapter)
-        return session
-
-    def run(
-        self,
-        endpoint: str | None = None,
-        data: dict[str, Any] | str | None = None,
-        headers: dict[str, Any] | None = None,
-        extra_options: dict[str, Any] | None = None,
-        **request_kwargs: Any,
-    ) -> requests.Response:
-        """``HttpHook.run`` semantics (``data`` is the query for GET/HEAD) with this hook's auth and retries.
-
-        Writes are retried only when HubSpot cannot have processed them.
-        """
-        extra_options = extra_options or {}
-        ignored = sorted(set(extra_options) - {"timeout", "check_response"})
-        if ignored:
-            self.log.warning("HubSpotSchedulerHook.run ignores extra_options %s", ignored)
-        method = self.method
-        query_style = method in ("GET", "HEAD")
-        params = request_kwargs.pop("params", data if query_style else None)
-        return self.transport.request(
-            method,
-            endpoint or "",
-            idempotent=method in _IDEMPOTENT_METHODS,
-            params=params,
-            data=None if query_style else data,
-            headers=headers,
-            timeout=extra_options.get("timeout"),
-            check=extra_options.get("check_response", True),
-            **request_kwargs,
-        )
-
-    def check_response(self, response: requests.Response) -> None:
-        """Raise a :class:`HubSpotError` for an error answer (or a redirect, never followed), without
-        logging the body (it may hold PII)."""
-        if 300 <= response.status_code < 400:
-            method = response.request.method or "" if response.request is not None else ""
-            raise self.transport._redirect_error(response, method, "")
-        if response.status_code >= 400:
-            raise error_from_response(
-                response.status_code,
-                response.content,
-                headers=response.headers,
-                method=response.request.method or "" if response.request is not None else "",
-            )
 
     # ------------------------------------------------------------------ Scheduler endpoints
     def _path(self, suffix: str) -> str:
@@ -513,22 +441,10 @@ class HubSpotSchedulerHook(HttpHook):
         return self._ui_domain
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authorized GET (the first meeting link); the message says what to fix."""
-        try:
-            settings = self.settings
-            self._get_json(self._path("/meeting-links"), {"limit": 1}, max_retries=0)
-        except HubSpotMissingScopesError as error:
-            if error.missing_scopes:
-                return False, str(error)
-            return False, f"{error} Reading meeting links needs the scope {READ_SCOPE}."
-        except (HubSpotError, HubSpotConfigError) as error:
-            return False, str(error)
-        except Exception as error:  # the connection test must answer, never crash the UI
-            return False, f"{type(error).__name__}: {error}"
-        return True, (
-            f"Connected to HubSpot at {settings.base_url} (Scheduler API {settings.api_version.name}); "
-            "the token can read meeting links."
-        )
+        """The connection form's "Test" button: one cheap authorized GET; the message says what to fix."""
+        from hubspot_scheduler_provider.connection_form import check_connection
+
+        return check_connection(self)
 
     def close(self) -> None:
         """Close the shared session's pooled connections."""

@@ -117,7 +117,8 @@ def test_a_slow_hubspot_does_not_block_the_event_loop(sandbox):
 
 def test_times_out_at_the_deadline(sandbox):
     sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
-    deadline = (datetime.now(timezone.utc) + timedelta(seconds=0.3)).isoformat()
+    # Long enough for a second poll on a busy machine (a poll there can take a few hundred ms).
+    deadline = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
 
     payload = run(make_trigger(latest="2026-03-31T17:00:00-04:00", deadline=deadline, poll_interval=0.1))
 

@@ -13,10 +13,11 @@ from hubspot_scheduler_provider.connection_form import (
     CONN_FIELDS,
     DEFAULT_HOST,
     DEFAULT_TIMEOUT_SECONDS,
+    READ_SCOPE,
     legacy_ui_field_behaviour,
 )
 from hubspot_scheduler_provider.errors import HubSpotConfigError
-from hubspot_scheduler_provider.hooks.scheduler import READ_SCOPE, HubSpotSchedulerHook
+from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from tests.hooks.conftest import Answer, ScriptedServer, set_connection
 from tests.hooks.test_endpoints import make_booking, open_slots
 from tests.hooks.test_retries import free_port

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from hubspot_scheduler_provider.connection_form import READ_SCOPE
 from hubspot_scheduler_provider.errors import (
     BookingInputError,
     HubSpotAuthenticationError,
@@ -22,7 +23,7 @@ from hubspot_scheduler_provider.errors import (
     HubSpotValidationError,
     error_from_response,
 )
-from hubspot_scheduler_provider.hooks.scheduler import READ_SCOPE, HubSpotSchedulerHook
+from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.testing import MalformedJson, Status
 from tests.hooks.conftest import Answer, ScriptedServer, recording
 

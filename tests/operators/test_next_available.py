@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import DAG
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from hubspot_scheduler_provider.errors import BookingInputError
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
@@ -37,9 +36,6 @@ from tests.operators.conftest import (
     xcom_value,
 )
 from tests.reliability.helpers import rerun_cleared
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 NEW_YORK = "America/New_York"
@@ -106,20 +102,6 @@ def bookings_of(sandbox: Any, email: str) -> list[str]:
 
 def availability_reads(sandbox: Any) -> int:
     return sum(1 for r in sandbox.requests if r.method == "GET" and "/availability-page/" in r.path)
-
-
-@pytest.fixture
-def task_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
-    """Reads the task log lines so far. Airflow 3 writes them to stdout/stderr, Airflow 2 through
-    ``logging`` (caplog); capturing file descriptors there would leave Airflow 2's task log handler on a
-    closed stream for later tests."""
-    capfd = request.getfixturevalue("capfd") if AIRFLOW_V_3_0_PLUS else None
-
-    def read() -> str:
-        output = capfd.readouterr() if capfd is not None else None
-        return (output.out + output.err if output is not None else "") + caplog.text
-
-    return read
 
 
 failures: dict[str, str] = {}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from hubspot_scheduler_provider import reconcile
 from tests.reliability.helpers import FAST_SETTLE, REPORTED, SANDBOX_NOW, TOKEN
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from hubspot_scheduler_provider.testing import HubSpotSandbox
 
@@ -28,20 +27,6 @@ def sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> HubSpotSandbox:
     surely ended (its timeout) and the CRM index caught up, so HubSpot's 30 s would be 30 s of waiting."""
     started: HubSpotSandbox = hubspot_sandbox_factory(token=TOKEN, now=SANDBOX_NOW, conn_extra=FAST_SETTLE)
     return started
-
-
-@pytest.fixture
-def task_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
-    """Reads the task log lines so far. Airflow 3 writes them to stdout/stderr, Airflow 2 through
-    ``logging`` (caplog); capturing file descriptors there would leave Airflow 2's task log handler on a
-    closed stream for later tests."""
-    capfd = request.getfixturevalue("capfd") if AIRFLOW_V_3_0_PLUS else None
-
-    def read() -> str:
-        output = capfd.readouterr() if capfd is not None else None
-        return (output.out + output.err if output is not None else "") + caplog.text
-
-    return read
 
 
 @pytest.fixture(autouse=True)
