@@ -141,10 +141,11 @@ def test_waits_out_a_rate_limit_for_as_long_as_hubspot_asks(sandbox):
 
 
 def test_paces_on_a_low_remaining_in_asyncio_not_in_a_worker_thread(hubspot_sandbox_factory):
-    # Two requests per 0.3 s: polling every 10 ms, the trigger must wait for the window itself.
-    sandbox = hubspot_sandbox_factory(token=TOKEN, now=MARCH_NOW, rate_limit=2, rate_window_seconds=0.3)
+    # Two requests per second: polling every 10 ms, the trigger must wait for the window itself (a
+    # window long enough that a busy machine's polls still outrun it).
+    sandbox = hubspot_sandbox_factory(token=TOKEN, now=MARCH_NOW, rate_limit=2, rate_window_seconds=1.0)
     sandbox.fill("alice-smith", month_offset=0, timezone="America/New_York")
-    deadline = (datetime.now(timezone.utc) + timedelta(seconds=1.2)).isoformat()
+    deadline = (datetime.now(timezone.utc) + timedelta(seconds=3.5)).isoformat()
     trigger = make_trigger(latest="2026-03-31T17:00:00-04:00", deadline=deadline, poll_interval=0.01)
     thread_waits: list[float] = []
     trigger.hook._sleep = thread_waits.append  # a time.sleep in the poll's worker thread would land here
