@@ -109,7 +109,9 @@ def test_every_hook_method_that_sends_is_covered() -> None:
         "next_available_slot",
     }
     # The hook's own methods and its mixins' (hooks/_http_compat), not HttpHook's.
-    own = [cls for cls in HubSpotSchedulerHook.__mro__ if cls.__module__.startswith("hubspot_scheduler_provider")]
+    own = [
+        cls for cls in HubSpotSchedulerHook.__mro__ if cls.__module__.startswith("hubspot_scheduler_provider")
+    ]
     sending = {
         name
         for cls in own
