@@ -34,6 +34,7 @@ TARGETS = {
     "batch_retry_ratio": ("<=", 1.10),
     "batch_retry_bookings_total": (">=", 1000),
     "batch_retry_duplicates": ("<=", 0),
+    "batch_retry_extra_calls": ("<=", 2 * (8 + 8) + 1),
 }
 
 

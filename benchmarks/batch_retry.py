@@ -138,6 +138,9 @@ def main() -> None:
             "batch_retry_bookings_total": after["distinct_bookings"],
             "batch_retry_duplicates": after["bookings"] - after["distinct_bookings"],
             "batch_retry_hubspot_calls": after["requests"] - before_retry["requests"],
+            # Beyond one POST per remaining item: two CRM reads per item sent without a recorded answer
+            # (at most 8 in flight plus 8 answered since the last flush), and one page-id GET.
+            "batch_retry_extra_calls": after["requests"] - before_retry["requests"] - remaining,
             "batch_retry_remaining_items": remaining,
             "batch_retry_booked_before_kill": killed["bookings"],
             "batch_retry_elapsed_s": round(retry_seconds, 2),
