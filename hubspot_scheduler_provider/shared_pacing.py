@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 
     from hubspot_scheduler_provider.hooks._settings import HubSpotSettings
 
-#: Fraction of the account's limit never used (for the send-to-arrival delay; 190 -> 187 per window).
-SHARED_RESERVE_FRACTION = 0.02
+#: Fraction of the account's limit never used (for the send-to-arrival delay; 190 -> 185 per window).
+SHARED_RESERVE_FRACTION = 0.03
 #: Shortest sleep between two tries when the freed slot went to another process.
 MIN_WAIT_SECONDS = 0.002
 #: Seconds between two "Redis unreachable" warnings of one window.
@@ -126,6 +126,9 @@ class AccountWindow:
         #: Requests per window this window lets through (the limit minus the reserve).
         self.allowed = max(1, max_requests - int(max_requests * reserve_fraction))
         self._item = _account_limit(self.allowed, window_seconds)
+        #: Room for every answer (twice the limit), so a hit always records; counted against ``allowed``.
+        self._answered_item = _account_limit(2 * self.allowed, window_seconds)
+        self._answered_key = f"{key}/answered"
         self._strategy = _strategy(storage_uri)
         self._errors: tuple[type[BaseException], ...] = _storage_errors()
         self._log = log
@@ -139,13 +142,22 @@ class AccountWindow:
         self.unshared = 0
 
     def acquire(self) -> float:
-        """Take one slot of the shared window (waiting for it) and return the seconds waited."""
+        """Take one slot of the shared window (waiting for it) and return the seconds waited.
+
+        Two lists: requests by the time they were sent (``key``) and by the time their answer arrived
+        (``key/answered``, see :meth:`answered`). A request starts only while both hold fewer than the
+        allowed number: the first counts requests still in flight, the second those HubSpot received
+        later than they were sent (it counts them on arrival), e.g. behind a queue of other requests."""
         started = self._clock()
         while True:
             try:
-                if self._strategy.hit(self._item, self.key):
-                    break
-                reset_at = self._strategy.get_window_stats(self._item, self.key).reset_time
+                answered = self._strategy.get_window_stats(self._answered_item, self._answered_key)
+                if self._answered_item.amount - answered.remaining < self.allowed:
+                    if self._strategy.hit(self._item, self.key):
+                        break
+                    reset_at = self._strategy.get_window_stats(self._item, self.key).reset_time
+                else:
+                    reset_at = answered.reset_time
             except self._errors as error:
                 self._storage_unreachable(error)
                 break
@@ -156,6 +168,13 @@ class AccountWindow:
             self.acquired += 1
             self.waited_seconds += waited
         return waited
+
+    def answered(self) -> None:
+        """Count the answer of a request let through by :meth:`acquire` (its window restarts now)."""
+        try:
+            self._strategy.hit(self._answered_item, self._answered_key)
+        except self._errors as error:
+            self._storage_unreachable(error)
 
     def _storage_unreachable(self, error: BaseException) -> None:
         from hubspot_scheduler_provider.redaction import redact

@@ -198,11 +198,12 @@ class HubSpotTransport:
         attempt = 0
         while True:
             self._pace(method, where)
-            if self.shared_pacing is not None:
-                self.shared_pacing.general.acquire()
             attempt += 1
             if before_each_attempt is not None:
                 before_each_attempt(attempt)
+            if self.shared_pacing is not None:
+                # Last before sending: HubSpot counts the request on arrival, this window from here.
+                self.shared_pacing.general.acquire()
             try:
                 response = self.session.request(
                     method,
@@ -233,6 +234,8 @@ class HubSpotTransport:
                 raise failure from None
 
             self.rate_limit.update(response.headers)
+            if self.shared_pacing is not None:
+                self.shared_pacing.general.answered()
             status = response.status_code
             if 300 <= status < 400:
                 raise self._redirect_error(response, method, where)

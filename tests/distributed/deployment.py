@@ -82,6 +82,7 @@ class CeleryDeployment(AirflowDeployment):
                 "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.distributed.hostname.worker_hostname",
             }
         )
         env.update(self.extra_env)
@@ -93,6 +94,8 @@ class CeleryDeployment(AirflowDeployment):
             commands[name] = [
                 "celery",
                 "worker",
+                "--queues",
+                f"default,{name}",
                 "--concurrency",
                 str(WORKER_CONCURRENCY),
                 "--celery-hostname",
@@ -201,8 +204,10 @@ class CeleryDeployment(AirflowDeployment):
             f"{bin_dir}/createdb -h 127.0.0.1 -p {self.pg_port} -U {PG_USER} airflow",
             f'{shlex.quote(airflow_executable())} db migrate > "$H/airflow-db.log" 2>&1 || exit 1',
         ]
+        # A worker's tasks report the worker's name as their hostname (TaskInstance.hostname).
         lines += [
-            f"supervise {name} {shlex.join([airflow_executable(), *args])} &"
+            f"supervise {name} {'env HUBSPOT_WORKER_NAME=' + name if name in WORKERS else ''} "
+            f"{shlex.join([airflow_executable(), *args])} &"
             for name, args in self.components().items()
         ]
         lines += ["wait", "exit 0"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tests.distributed.deployment import CeleryDeployment
-from tests.e2e.rest_client import AirflowRestClient
+if TYPE_CHECKING:
+    from tests.distributed.deployment import CeleryDeployment
+    from tests.e2e.rest_client import AirflowRestClient
 
 
 def test_deployment_is_celery_on_postgres(deployment: CeleryDeployment, rest: AirflowRestClient) -> None:

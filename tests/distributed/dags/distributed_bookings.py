@@ -60,9 +60,11 @@ with DAG("distributed_batches", schedule=None, start_date=START, catchup=False) 
     def plan_part(part: int, dag_run: Any = None) -> list[dict[str, Any]]:
         return bookings(dag_run.conf, part)
 
-    for part, name in enumerate(("batch_a", "batch_b")):
+    # One batch per worker (each worker also listens on a queue named after it).
+    for part, (name, worker) in enumerate((("batch_a", "worker-1"), ("batch_b", "worker-2"))):
         BookMeetingsOperator(
             task_id=name,
+            queue=worker,
             payloads=plan_part.override(task_id=f"plan_{name}")(part),
             max_workers=8,
             **RETRIES,
