@@ -130,11 +130,12 @@ def test_two_processes_share_one_window(small_sandbox: Any, redis_url: str) -> N
         rate_limit_window_seconds=WINDOW,
     )
     assert (figures["booked"], figures["failed"], figures["duplicates"]) == (2 * PER_PROCESS, 0, 0), figures
-    assert figures["fraction_429"] <= 0.01, figures
-    assert figures["ratio"] <= 1.6, figures  # measured 1.44 (each process timed from its own start)
+    # Measured 0.0 to 0.0099 here (the control: 0.0625); the bound leaves room for a busier machine.
+    assert figures["fraction_429"] <= 0.015, figures
+    assert figures["ratio"] <= 1.8, figures  # measured 1.44-1.59: see docs/scale.md
 
 
 def test_control_each_process_pacing_alone_exceeds_the_limit(small_sandbox: Any) -> None:
     figures = run_two_batches(small_sandbox, "alone")
     assert (figures["booked"], figures["failed"], figures["duplicates"]) == (2 * PER_PROCESS, 0, 0), figures
-    assert figures["fraction_429"] > 0.05, figures
+    assert figures["fraction_429"] >= 0.04, figures
