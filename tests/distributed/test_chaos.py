@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from tests.distributed.deployment import CeleryDeployment
     from tests.e2e.rest_client import AirflowRestClient
 
-BATCH_ITEMS = 200  # per task: two tasks book for about 12 s at 190 per 10 s
+BATCH_ITEMS = 150  # per task: the two tasks book for about 10 s at 190 per 10 s
+# Slots (benchmarks._common: 10,752 on the page): workloads 0-999 and 2000-2199, chaos 3000-6399.
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
@@ -80,7 +81,7 @@ def test_chaos_worker_killed_during_a_batch(
         deployment.kill("worker-1", signal.SIGKILL)
         deployment.wait_restarted("worker-1", old)
 
-    measured = batches(rest, sandbox, tag, 10_000, kill_worker)
+    measured = batches(rest, sandbox, tag, 3000, kill_worker)
     check("chaos_worker_killed_in_batch", measured)
     assert measured.tries.get("batch_a", 1) >= 2, measured.summary()  # the killed batch was retried
 
@@ -88,7 +89,7 @@ def test_chaos_worker_killed_during_a_batch(
 def test_chaos_worker_killed_inside_a_booking_post(
     deployment: CeleryDeployment, rest: AirflowRestClient, sandbox: Any
 ) -> None:
-    tag, first, count = "kp", 11_000, 4
+    tag, first, count = "kp", 3500, 4
     sandbox.inject(SlowAfterCommit(60), method="POST", path_contains="/book", times=1)
 
     def kill_while_held(run_id: str) -> None:
@@ -129,7 +130,7 @@ def test_chaos_scheduler_restarted(
         deployment.kill("scheduler", signal.SIGTERM)
         deployment.wait_restarted("scheduler", old)
 
-    check("chaos_scheduler_restarted", batches(rest, sandbox, tag, 12_000, restart_scheduler))
+    check("chaos_scheduler_restarted", batches(rest, sandbox, tag, 4000, restart_scheduler))
 
 
 def test_chaos_redis_down_for_10_s(
@@ -145,7 +146,7 @@ def test_chaos_redis_down_for_10_s(
             time.sleep(10)
         deployment.wait_restarted("redis", old)
 
-    check("chaos_redis_down_10s", batches(rest, sandbox, tag, 13_000, stop_redis))
+    check("chaos_redis_down_10s", batches(rest, sandbox, tag, 5000, stop_redis))
 
 
 @pytest.mark.timeout(600)
@@ -161,4 +162,4 @@ def test_chaos_api_server_restarted(
         deployment.wait_restarted("api-server", old)
         deployment._wait_until_healthy(120)  # same JWT secret: the test's token stays valid
 
-    check("chaos_api_server_restarted", batches(rest, sandbox, tag, 14_000, restart_api))
+    check("chaos_api_server_restarted", batches(rest, sandbox, tag, 6000, restart_api))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 LIMIT, WINDOW = 190, 10
-PER_PROCESS = 300
+PER_PROCESS = 250
 
 
 @pytest.fixture
