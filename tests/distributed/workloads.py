@@ -37,6 +37,8 @@ class Measured:
     failed_reported: list[dict[str, Any]]
     hostnames: dict[str, str] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
+    #: Bookings committed in each window W since the first request (where time went).
+    per_window: list[int] = field(default_factory=list)
 
     @property
     def minimum_s(self) -> float:
@@ -56,7 +58,7 @@ class Measured:
             f"{self.minimum_s:.1f} s (ratio {self.ratio:.3f}); {self.requests} requests, "
             f"{self.rejected_429} 429s; {self.booked_once} booked once, {self.duplicates} duplicated, "
             f"{self.lost} lost, {len(self.failed_reported)} reported failed; hosts {self.hostnames}; "
-            f"tries {self.tries}"
+            f"tries {self.tries}; bookings per {WINDOW_SECONDS} s: {self.per_window}"
         )
 
 
@@ -68,8 +70,10 @@ class _Sampler(threading.Thread):
         self.sandbox, self.already = sandbox, already
         self.first_at: float | None = None
         self.last_booking_at: float | None = None
-        self._bookings = len(sandbox.bookings)
+        self._bookings = self._started_with = len(sandbox.bookings)
         self.stop_event = threading.Event()
+        #: (seconds since the first request, bookings committed since the start) at each change.
+        self.series: list[tuple[float, int]] = []
 
     def run(self) -> None:
         while not self.stop_event.wait(0.05):
@@ -81,6 +85,8 @@ class _Sampler(threading.Thread):
             bookings = len(self.sandbox.state.bookings)
             if bookings != self._bookings:
                 self._bookings, self.last_booking_at = bookings, now
+                if self.first_at is not None:
+                    self.series.append((now - self.first_at, bookings - self._started_with))
 
 
 def run_workload(
@@ -136,6 +142,18 @@ def run_workload(
             _ti_name(ti): int(ti.get("try_number") or 0) for ti in tis if int(ti.get("try_number") or 0) > 1
         },
     )
+
+
+def _per_window(series: list[tuple[float, int]]) -> list[int]:
+    counts: list[int] = []
+    done = 0
+    for at, total in series:
+        bucket = int(at // WINDOW_SECONDS)
+        while len(counts) <= bucket:
+            counts.append(0)
+        counts[bucket] += total - done
+        done = total
+    return counts
 
 
 def _ti_name(ti: dict[str, Any]) -> str:
