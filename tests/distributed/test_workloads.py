@@ -53,6 +53,7 @@ def test_two_batches_on_two_workers_share_the_account_limit(rest: AirflowRestCli
             "lost": measured.lost,
             "failed": len(measured.failed_reported),
             "hosts": measured.hostnames,
+            "bookings_per_window": measured.per_window,
         },
     )
     assert measured.state == "success", measured.summary()

@@ -141,6 +141,7 @@ def run_workload(
         tries={
             _ti_name(ti): int(ti.get("try_number") or 0) for ti in tis if int(ti.get("try_number") or 0) > 1
         },
+        per_window=_per_window(sampler.series),
     )
 
 
