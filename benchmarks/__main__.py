@@ -135,7 +135,7 @@ def _table(results: dict) -> str:
         rows.append(
             (
                 f"distributed ({r['distributed_limit']})",
-                f"{r['distributed_elapsed_s']:.1f} s vs (N-L)W/L {r['distributed_minimum_s']:.1f} s; "
+                f"{r['distributed_elapsed_s']:.1f} s vs floor((N-1)/L)W {r['distributed_minimum_s']:.1f} s; "
                 f"{r['distributed_429s']} 429s of {r['distributed_requests']}; "
                 f"{r['distributed_duplicates']} duplicates, {r['distributed_lost']} lost; "
                 f"chaos {r.get('chaos_scenarios_survived', 'not run')}",

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 #: Workload (a)'s size: 200 by the issue; the tier runs 40 by default (200 mapped tasks take more than
 #: 7 minutes on 4 worker slots of this 2-core machine: Airflow's per-task cost, not HubSpot's limit).
 MAPPED = int(os.environ.get("HUBSPOT_DISTRIBUTED_MAPPED", "40"))
-#: Bound the tier asserts for workload (b) (the benchmark's target is 1.15; measured 1.20-1.23 here).
-RATIO_BOUND = 1.30
+#: Workload (b)'s bound over the physical minimum, floor((R - 1) / L) x W (measured 1.03 here).
+RATIO_BOUND = 1.15
 #: Where benchmarks.distributed reads the tier's figures (the tier writes them when asked to).
 RESULTS_ENV = "HUBSPOT_DISTRIBUTED_RESULTS"
 
@@ -47,6 +47,7 @@ def test_two_batches_on_two_workers_share_the_account_limit(rest: AirflowRestCli
             "fraction_429": round(measured.fraction_429, 4),
             "elapsed_s": round(measured.elapsed_s, 2),
             "minimum_s": round(measured.minimum_s, 2),
+            "smooth_minimum_s": round(measured.smooth_minimum_s, 2),
             "requests": measured.requests,
             "429s": measured.rejected_429,
             "duplicates": measured.duplicates,
