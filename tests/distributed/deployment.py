@@ -43,6 +43,15 @@ def postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
+def redis_command(port: int, folder: Path) -> list[str]:
+    """A Redis on loopback that writes nothing (no snapshot, no append-only file)."""
+    return [
+        shutil.which("redis-server") or "redis-server",
+        *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+        *("--dir", str(folder)),
+    ]
+
+
 def _as_unprivileged() -> list[str]:
     """PostgreSQL refuses to run as root: run it as ``nobody`` then."""
     return ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
@@ -125,19 +134,7 @@ class CeleryDeployment(AirflowDeployment):
                 "-c",
                 "max_connections=200",
             ],
-            "redis": [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.pg_dir),
-            ],
+            "redis": redis_command(self.redis_port, self.pg_dir),
         }
 
     def start(self, timeout: float = 240.0) -> None:
@@ -248,6 +245,12 @@ class CeleryDeployment(AirflowDeployment):
             yield
         finally:
             flag.unlink(missing_ok=True)
+
+    def restart(self, name: str, sig: signal.Signals) -> int:
+        """Signal ``name`` and wait until its supervisor started it again; the new process id."""
+        old = self.pid(name)
+        self.kill(name, sig)
+        return self.wait_restarted(name, old)
 
     def wait_restarted(self, name: str, old_pid: int, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout

@@ -63,25 +63,30 @@ def check(name: str, measured: Measured) -> None:
 
 
 def batches(
-    rest: AirflowRestClient, sandbox: Any, tag: str, first: int, during: Callable[[str], None]
+    rest: AirflowRestClient, sandbox: Any, tag: str, first: int, disturb: Callable[[], None]
 ) -> Measured:
+    """Both batches of ``tag``, disturbed once 60 bookings are done."""
+
+    def once_under_way(run_id: str) -> None:
+        wait_until(lambda: booked(sandbox, tag) >= 60, "the batches to be under way")
+        disturb()
+
     return run_workload(
-        rest, sandbox, "distributed_batches", first=first, count=BATCH_ITEMS, parts=2, tag=tag, during=during
+        rest,
+        sandbox,
+        "distributed_batches",
+        first=first,
+        count=BATCH_ITEMS,
+        parts=2,
+        tag=tag,
+        during=once_under_way,
     )
 
 
 def test_chaos_worker_killed_during_a_batch(
     deployment: CeleryDeployment, rest: AirflowRestClient, sandbox: Any
 ) -> None:
-    tag = "kb"
-
-    def kill_worker(run_id: str) -> None:
-        wait_until(lambda: booked(sandbox, tag) >= 60, "the batches to be under way")
-        old = deployment.pid("worker-1")
-        deployment.kill("worker-1", signal.SIGKILL)
-        deployment.wait_restarted("worker-1", old)
-
-    measured = batches(rest, sandbox, tag, 3000, kill_worker)
+    measured = batches(rest, sandbox, "kb", 3000, lambda: deployment.restart("worker-1", signal.SIGKILL))
     check("chaos_worker_killed_in_batch", measured)
     assert measured.tries.get("batch_a", 1) >= 2, measured.summary()  # the killed batch was retried
 
@@ -101,10 +106,7 @@ def test_chaos_worker_killed_inside_a_booking_post(
             for ti in rest.task_instances("distributed_mapped", run_id)
             if ti["task_id"] == "book" and ti["map_index"] == map_index
         )
-        worker = str(ti["hostname"])
-        old = deployment.pid(worker)
-        deployment.kill(worker, signal.SIGKILL)
-        deployment.wait_restarted(worker, old)
+        deployment.restart(str(ti["hostname"]), signal.SIGKILL)
 
     measured = run_workload(
         rest,
@@ -122,44 +124,29 @@ def test_chaos_worker_killed_inside_a_booking_post(
 def test_chaos_scheduler_restarted(
     deployment: CeleryDeployment, rest: AirflowRestClient, sandbox: Any
 ) -> None:
-    tag = "ks"
-
-    def restart_scheduler(run_id: str) -> None:
-        wait_until(lambda: booked(sandbox, tag) >= 60, "the batches to be under way")
-        old = deployment.pid("scheduler")
-        deployment.kill("scheduler", signal.SIGTERM)
-        deployment.wait_restarted("scheduler", old)
-
-    check("chaos_scheduler_restarted", batches(rest, sandbox, tag, 4000, restart_scheduler))
+    measured = batches(rest, sandbox, "ks", 4000, lambda: deployment.restart("scheduler", signal.SIGTERM))
+    check("chaos_scheduler_restarted", measured)
 
 
 def test_chaos_redis_down_for_10_s(
     deployment: CeleryDeployment, rest: AirflowRestClient, sandbox: Any
 ) -> None:
-    tag = "kr"
-
-    def stop_redis(run_id: str) -> None:
-        wait_until(lambda: booked(sandbox, tag) >= 60, "the batches to be under way")
+    def stop_redis() -> None:
         old = deployment.pid("redis")
         with deployment.hold("redis"):
             deployment.kill("redis", signal.SIGKILL)
             time.sleep(10)
         deployment.wait_restarted("redis", old)
 
-    check("chaos_redis_down_10s", batches(rest, sandbox, tag, 5000, stop_redis))
+    check("chaos_redis_down_10s", batches(rest, sandbox, "kr", 5000, stop_redis))
 
 
 @pytest.mark.timeout(600)
 def test_chaos_api_server_restarted(
     deployment: CeleryDeployment, rest: AirflowRestClient, sandbox: Any
 ) -> None:
-    tag = "ka"
-
-    def restart_api(run_id: str) -> None:
-        wait_until(lambda: booked(sandbox, tag) >= 60, "the batches to be under way")
-        old = deployment.pid("api-server")
-        deployment.kill("api-server", signal.SIGTERM)
-        deployment.wait_restarted("api-server", old)
+    def restart_api() -> None:
+        deployment.restart("api-server", signal.SIGTERM)
         deployment._wait_until_healthy(120)  # same JWT secret: the test's token stays valid
 
-    check("chaos_api_server_restarted", batches(rest, sandbox, tag, 6000, restart_api))
+    check("chaos_api_server_restarted", batches(rest, sandbox, "ka", 6000, restart_api))

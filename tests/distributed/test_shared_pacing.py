@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.distributed.conftest import booking_census
+from tests.distributed.deployment import redis_command
 from tests.distributed.workloads import physical_minimum
 from tests.e2e.airflow_deployment import free_loopback_port
 
@@ -35,22 +35,7 @@ PER_PROCESS = 250
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     port = free_loopback_port()
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    server = subprocess.Popen(redis_command(port, tmp_path), stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode:
