@@ -21,7 +21,17 @@ from pathlib import Path
 
 from benchmarks._common import RESULT_PREFIX
 
-BENCHMARKS = ("client_overhead", "ceiling", "airflow_cost", "import_cost", "peer", "memory", "batch_retry")
+BENCHMARKS = (
+    "client_overhead",
+    "ceiling",
+    "airflow_cost",
+    "import_cost",
+    "peer",
+    "memory",
+    "batch_retry",
+    # The CeleryExecutor tier (bash .ci/distributed); reports distributed_skipped where it cannot run.
+    "distributed",
+)
 RESULTS_FILE = Path(__file__).with_name("results.json")
 
 #: key -> (comparison, bound); "info" rows have no target.
@@ -35,6 +45,11 @@ TARGETS = {
     "batch_retry_bookings_total": (">=", 1000),
     "batch_retry_duplicates": ("<=", 0),
     "batch_retry_extra_calls": ("<=", 2 * (8 + 8) + 1),
+    "distributed_ratio": ("<=", 1.15),
+    "distributed_429_fraction": ("<=", 0.01),
+    "distributed_duplicates": ("<=", 0),
+    "distributed_lost": ("<=", 0),
+    "chaos_survived_fraction": (">=", 1.0),
 }
 
 
@@ -118,6 +133,20 @@ def _table(results: dict) -> str:
             "<= 1.10",
         ),
     ]
+    if "distributed_ratio" in r:
+        rows.append(
+            (
+                f"distributed ({r['distributed_limit']})",
+                f"{r['distributed_elapsed_s']:.1f} s vs floor((N-1)/L)W {r['distributed_minimum_s']:.1f} s; "
+                f"{r['distributed_429s']} 429s of {r['distributed_requests']}; "
+                f"{r['distributed_duplicates']} duplicates, {r['distributed_lost']} lost; "
+                f"chaos {r.get('chaos_scenarios_survived', 'not run')}",
+                f"{r['distributed_ratio']:.3f}",
+                "<= 1.15; 429s <= 0.01",
+            )
+        )
+    else:
+        rows.append(("distributed (CeleryExecutor tier)", r.get("distributed_skipped", "not run"), "-", "-"))
     header = ("benchmark", "measured (same run)", "ratio", "target")
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(4)]
     lines = [

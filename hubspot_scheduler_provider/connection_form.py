@@ -22,6 +22,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 #: Cap on one answer's body: HubSpot's largest answers (a booking page with a month of slots, a page
 #: of 100 meeting links) are well under 1 MB.
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+#: Account-wide pacing (``rate_limit_storage_uri``): HubSpot's smallest limit until the connection says.
+DEFAULT_RATE_LIMIT_MAX_REQUESTS = 100
+DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 10
 
 #: Extra fields of the connection: name -> (label, JSON schema, description).
 CONN_FIELDS: dict[str, dict[str, Any]] = {
@@ -49,6 +52,22 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Portal (hub) ID",
         "schema": {"type": ["string", "null"]},
         "description": "Optional; used for links to HubSpot records. Looked up when empty.",
+    },
+    "rate_limit_storage_uri": {
+        "label": "Shared rate-limit store (Redis URL)",
+        "schema": {"type": ["string", "null"], "format": "password"},
+        "description": "Optional, for several workers: redis://[:password@]host:port/db. Every process "
+        "then shares one rolling window of the account's limit (the [distributed] extra).",
+    },
+    "rate_limit_max_requests": {
+        "label": "Account rate limit (requests per window)",
+        "schema": {"type": ["integer", "null"], "default": DEFAULT_RATE_LIMIT_MAX_REQUESTS, "minimum": 1},
+        "description": "With the shared store: the account's limit (100, 190, or 110 for OAuth apps).",
+    },
+    "rate_limit_window_seconds": {
+        "label": "Account rate-limit window (seconds)",
+        "schema": {"type": ["integer", "null"], "default": DEFAULT_RATE_LIMIT_WINDOW_SECONDS, "minimum": 1},
+        "description": "With the shared store: the limit's rolling window (HubSpot's is 10 s).",
     },
     "client_id": {
         "label": "OAuth client ID",

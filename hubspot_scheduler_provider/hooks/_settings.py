@@ -15,16 +15,18 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from hubspot_scheduler_provider.api_versions import ApiVersion, get_api_version
 from hubspot_scheduler_provider.connection_form import (
     DEFAULT_HOST,
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RATE_LIMIT_MAX_REQUESTS,
+    DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
 )
 from hubspot_scheduler_provider.errors import HubSpotConfigError
-from hubspot_scheduler_provider.redaction import forms_of, register_secret
+from hubspot_scheduler_provider.redaction import forms_of, redact, register_secret
 
 if TYPE_CHECKING:
     from airflow.models.connection import Connection
@@ -52,6 +54,10 @@ class HubSpotSettings:
     portal_id: str | None
     #: Cap on one answer's body (connection extra ``max_response_bytes``).
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    #: Account-wide pacing through Redis (``shared_pacing``); None: each process paces alone.
+    rate_limit_storage_uri: str | None = None
+    rate_limit_max_requests: int = DEFAULT_RATE_LIMIT_MAX_REQUESTS
+    rate_limit_window_seconds: int = DEFAULT_RATE_LIMIT_WINDOW_SECONDS
 
     def __repr__(self) -> str:
         return (
@@ -220,4 +226,48 @@ def read_settings(
         oauth=oauth,
         portal_id=_text(extra.get("portal_id")),
         max_response_bytes=_max_response_bytes(extra.get("max_response_bytes"), conn_id),
+        rate_limit_storage_uri=_storage_uri(extra.get("rate_limit_storage_uri"), conn_id),
+        rate_limit_max_requests=_whole_number(
+            extra, "rate_limit_max_requests", DEFAULT_RATE_LIMIT_MAX_REQUESTS, 1, 100_000, conn_id
+        ),
+        rate_limit_window_seconds=_whole_number(
+            extra, "rate_limit_window_seconds", DEFAULT_RATE_LIMIT_WINDOW_SECONDS, 1, 86_400, conn_id
+        ),
     )
+
+
+_STORAGE_SCHEMES = ("redis", "rediss")
+
+
+def _storage_uri(value: Any, conn_id: str) -> str | None:
+    """A Redis URI for the shared rate-limit window; its password is registered as a secret first."""
+    uri = _text(value)
+    if uri is None:
+        return None
+    try:
+        parts = urlsplit(uri)
+        password, hostname, _ = parts.password, parts.hostname, parts.port
+    except ValueError:
+        parts, password, hostname = None, None, None
+    if password:
+        register_secret_everywhere(password)
+        register_secret_everywhere(unquote(password))
+    if parts is None or parts.scheme not in _STORAGE_SCHEMES or not hostname:
+        shown = redact(uri[:100])
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: rate_limit_storage_uri: {shown!r} is not a Redis URL; "
+            "write it as redis://[:password@]host:port/db (or rediss:// for TLS)"
+        )
+    return uri
+
+
+def _whole_number(extra: Any, name: str, default: int, low: int, high: int, conn_id: str) -> int:
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: {name}: {value!r} is not a whole number from {low} to {high}"
+        )
+    return int(text)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from hubspot_scheduler_provider.hooks._oauth import TokenSource
     from hubspot_scheduler_provider.pacing import RateLimitState, SlidingWindowLimiter
+    from hubspot_scheduler_provider.shared_pacing import SharedPacing
 
 CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
 #: Bytes of an unreadable body decoded for its quoted excerpt.
@@ -126,6 +127,7 @@ class HubSpotTransport:
         sleep: Callable[[float], None],
         log: logging.Logger | Any,
         pace_on_remaining: bool = True,
+        shared_pacing: SharedPacing | None = None,
     ) -> None:
         self.base_url = base_url
         self.session = session
@@ -143,7 +145,12 @@ class HubSpotTransport:
         self.log = log
         #: Paces CRM searches (a limit of their own, far below the general one); shared by every thread
         #: using this transport (``hooks.crm.search_limiter_for``).
-        self.search_limiter: SlidingWindowLimiter = new_search_limiter()
+        self.search_limiter: SlidingWindowLimiter = (
+            new_search_limiter() if shared_pacing is None else shared_pacing.search_limiter()
+        )
+        #: The account's windows shared with every other process (connection extra
+        #: ``rate_limit_storage_uri``); every attempt takes a slot of it, on top of the pacing above.
+        self.shared_pacing = shared_pacing
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -194,6 +201,9 @@ class HubSpotTransport:
             attempt += 1
             if before_each_attempt is not None:
                 before_each_attempt(attempt)
+            if self.shared_pacing is not None:
+                # Last before sending: HubSpot counts the request on arrival, this window from here.
+                self.shared_pacing.general.acquire()
             try:
                 response = self.session.request(
                     method,
@@ -224,6 +234,8 @@ class HubSpotTransport:
                 raise failure from None
 
             self.rate_limit.update(response.headers)
+            if self.shared_pacing is not None:
+                self.shared_pacing.general.answered()
             status = response.status_code
             if 300 <= status < 400:
                 raise self._redirect_error(response, method, where)

@@ -38,6 +38,7 @@ from hubspot_scheduler_provider.hooks._wire import BoundedSession
 from hubspot_scheduler_provider.pacing import RateLimitState
 from hubspot_scheduler_provider.redaction import redacting
 from hubspot_scheduler_provider.retry_rules import RetryPolicy
+from hubspot_scheduler_provider.shared_pacing import shared_pacing_for
 from hubspot_scheduler_provider.units import MS_PER_MINUTE
 
 if TYPE_CHECKING:
@@ -179,6 +180,7 @@ class HubSpotSchedulerHook(HttpOperatorCompatibility, HttpHook):
                     sleep=lambda seconds: self._sleep(seconds),
                     log=self.log,
                     pace_on_remaining=self.pace_on_remaining,
+                    shared_pacing=shared_pacing_for(settings, self.log),
                 )
                 self._session = session
             return self._transport

@@ -63,6 +63,14 @@ class AirflowDeployment:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     launcher: subprocess.Popen[bytes] | None = None
     pgid: int | None = None
+    #: Subclasses (tests/distributed: CeleryExecutor on PostgreSQL) change these three.
+    executor: str = "LocalExecutor"
+    sql_alchemy_conn: str | None = None  # None: SQLite in the home folder
+    healthy_components: tuple[str, ...] = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+    def components(self) -> dict[str, list[str]]:
+        """Airflow commands of the deployment, by name (each logs to ``<home>/<name>.log``)."""
+        return COMPONENTS
 
     @property
     def url(self) -> str:
@@ -78,7 +86,7 @@ class AirflowDeployment:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -86,7 +94,8 @@ class AirflowDeployment:
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn
+                or f"sqlite:///{self.home}/airflow.db",
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__BASE_URL": self.url,
@@ -126,16 +135,20 @@ class AirflowDeployment:
         One launcher because a process can only join a group of its own session; ``wait -n`` makes
         the launcher exit as soon as any component dies, which :meth:`_wait_until_healthy` notices.
         """
-        lines = [
-            f"{shlex.join([airflow_executable(), *args])} > {shlex.quote(str(self.home / name))}.log 2>&1 &"
-            for name, args in COMPONENTS.items()
-        ]
-        script = "\n".join([*lines, "wait -n", 'echo "an Airflow component exited with $?" >&2', "exit 1"])
+        script = self.launcher_script()
         with (self.home / "launcher.log").open("wb") as log:
             self.launcher = subprocess.Popen(
                 ["bash", "-c", script], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.pgid = self.launcher.pid
+
+    def launcher_script(self) -> str:
+        """The launcher's bash script: every component in the background, exit when one exits."""
+        lines = [
+            f"{shlex.join([airflow_executable(), *args])} > {shlex.quote(str(self.home / name))}.log 2>&1 &"
+            for name, args in self.components().items()
+        ]
+        return "\n".join([*lines, "wait -n", 'echo "an Airflow component exited with $?" >&2', "exit 1"])
 
     def _wait_until_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -147,7 +160,7 @@ class AirflowDeployment:
                 health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
                 unhealthy = [
                     component
-                    for component in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+                    for component in self.healthy_components
                     if health.get(component, {}).get("status") != "healthy"
                 ]
                 if not unhealthy:
