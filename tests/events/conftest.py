@@ -1,0 +1,44 @@
+"""Helpers shared by the event tests: asset events as stored in the metadata DB (Airflow 2: datasets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+
+def stored_asset_events(uri: str) -> list[dict[str, Any]]:
+    """Every event on the asset (dataset) ``uri``, oldest first: ``extra`` and the producing task."""
+    from airflow.utils.session import create_session
+
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.models.asset import AssetEvent, AssetModel
+
+        event_class: Any = AssetEvent
+        model_class: Any = AssetModel
+        foreign_key = AssetEvent.asset_id
+    else:
+        from airflow.models.dataset import DatasetEvent, DatasetModel
+
+        event_class, model_class = DatasetEvent, DatasetModel
+        foreign_key = DatasetEvent.dataset_id
+    with create_session() as session:
+        rows = (
+            session.query(event_class)
+            .join(model_class, model_class.id == foreign_key)
+            .filter(model_class.uri == uri)
+            .order_by(event_class.id)
+            .all()
+        )
+        return [
+            {
+                "extra": dict(row.extra or {}),
+                "dag_id": row.source_dag_id,
+                "task_id": row.source_task_id,
+                "run_id": row.source_run_id,
+            }
+            for row in rows
+        ]
+
+
+from tests.operators.conftest import sandbox  # noqa: E402, F401 - the booking tests' sandbox fixture
