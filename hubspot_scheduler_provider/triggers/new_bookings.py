@@ -46,6 +46,7 @@ from hubspot_scheduler_provider.retry_rules import poll_again_after
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
+    from hubspot_scheduler_provider.hooks.crm import CrmMeeting
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
 #: HubSpot's CRM search may show a new meeting this late (seconds, sometimes more); the default overlap.
@@ -71,7 +72,7 @@ class BookingWatermark:
         """Where the next search starts: the overlap below the watermark."""
         return self.watermark_ms - self.overlap_ms
 
-    def take_new(self, meetings: Iterable[Any]) -> list[Any]:
+    def take_new(self, meetings: Iterable[CrmMeeting]) -> list[CrmMeeting]:
         """The meetings not fired yet, oldest first (ties by id), marking them seen."""
         fresh = []
         for meeting in sorted(meetings, key=lambda m: (created_ms(m), str(m.id))):
@@ -97,30 +98,27 @@ class BookingWatermark:
         return cls(int(value["watermark_ms"]), overlap_ms, {str(k): int(v) for k, v in seen.items()})
 
 
-def created_ms(meeting: Any) -> int:
+def created_ms(meeting: CrmMeeting) -> int:
     """A CRM meeting's ``hs_createdate`` in epoch milliseconds."""
-    from hubspot_scheduler_provider.hooks.crm import epoch_ms, parse_crm_time
-
-    created = parse_crm_time(meeting.properties.get("hs_createdate"))
-    if created is None:
+    if meeting.created_at is None:
         raise ValueError(f"CRM meeting {meeting.id} has no hs_createdate")
-    return epoch_ms(created)
+    return int(meeting.created_at.timestamp() * 1000)
 
 
-def event_payload(meeting: Any) -> dict[str, Any]:
+def event_payload(meeting: CrmMeeting) -> dict[str, Any]:
     """The event of one meeting: ids, start and creation time (JSON; no contact details)."""
-    owner = getattr(meeting, "owner_id", None) or meeting.properties.get("hubspot_owner_id")
-    link = getattr(meeting, "source_id", None) or meeting.properties.get("hs_engagement_source_id")
     return {
-        "meeting_id": str(meeting.id),
-        "start": meeting.start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "owner_id": None if owner in (None, "") else str(owner),
-        "contact_id": getattr(meeting, "contact_id", None),
-        "link_id": None if link in (None, "") else str(link),
-        "created_at": datetime.fromtimestamp(created_ms(meeting) / 1000, tz=timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
+        "meeting_id": meeting.id,
+        "start": _iso(meeting.start),
+        "owner_id": meeting.owner_id,
+        "contact_id": meeting.contact_id,
+        "link_id": meeting.source_id,
+        "created_at": _iso(datetime.fromtimestamp(created_ms(meeting) / 1000, tz=timezone.utc)),
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class NewBookingsTrigger(BaseEventTrigger):
@@ -254,9 +252,9 @@ class NewBookingsTrigger(BaseEventTrigger):
                 await self._save_state(state)
             await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - started)))
 
-    def _search(self, from_ms: int) -> list[Any]:
+    def _search(self, from_ms: int) -> list[CrmMeeting]:
         """One search (all its pages, up to :data:`MAX_EVENTS_PER_POLL` meetings); in a worker thread."""
-        found = []
+        found: list[CrmMeeting] = []
         for meeting in self.hook.iter_booked_meetings(
             datetime.fromtimestamp(from_ms / 1000, tz=timezone.utc),
             link_ids=self.link_ids,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
@@ -42,3 +43,18 @@ def stored_asset_events(uri: str) -> list[dict[str, Any]]:
 
 
 from tests.operators.conftest import sandbox  # noqa: E402, F401 - the booking tests' sandbox fixture
+
+
+def free_starts(sandbox: Any, slug: str, count: int, duration_ms: int = 1_800_000) -> list[Any]:
+    """``count`` non-overlapping free slot starts on ``slug`` (aware datetimes), an hour away or more."""
+    from datetime import datetime, timedelta
+
+    from tests.test_example_dags import sandbox_free_slots
+
+    not_before = datetime.now(timezone.utc) + timedelta(hours=1)
+    chosen: list[int] = []
+    for start in sandbox_free_slots(sandbox, slug, duration_ms, months=3):
+        if start >= not_before.timestamp() * 1000 and (not chosen or start >= chosen[-1] + duration_ms):
+            chosen.append(start)
+    assert len(chosen) >= count, f"only {len(chosen)} free slots on {slug}"
+    return [datetime.fromtimestamp(start / 1000, tz=timezone.utc) for start in chosen[:count]]
