@@ -7,6 +7,8 @@ from typing import Any
 
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+from tests.operators.conftest import sandbox as sandbox  # the booking tests' fixed-clock sandbox
+
 
 def stored_asset_events(uri: str) -> list[dict[str, Any]]:
     """Every event on the asset (dataset) ``uri``, oldest first: ``extra`` and the producing task."""
@@ -42,10 +44,7 @@ def stored_asset_events(uri: str) -> list[dict[str, Any]]:
         ]
 
 
-from tests.operators.conftest import sandbox  # noqa: E402, F401 - the booking tests' sandbox fixture
-
-
-def free_starts(sandbox: Any, slug: str, count: int, duration_ms: int = 1_800_000) -> list[Any]:
+def free_starts(hubspot: Any, slug: str, count: int, duration_ms: int = 1_800_000) -> list[Any]:
     """``count`` non-overlapping free slot starts on ``slug`` (aware datetimes), an hour away or more."""
     from datetime import datetime, timedelta
 
@@ -53,7 +52,7 @@ def free_starts(sandbox: Any, slug: str, count: int, duration_ms: int = 1_800_00
 
     not_before = datetime.now(timezone.utc) + timedelta(hours=1)
     chosen: list[int] = []
-    for start in sandbox_free_slots(sandbox, slug, duration_ms, months=3):
+    for start in sandbox_free_slots(hubspot, slug, duration_ms, months=3):
         if start >= not_before.timestamp() * 1000 and (not chosen or start >= chosen[-1] + duration_ms):
             chosen.append(start)
     assert len(chosen) >= count, f"only {len(chosen)} free slots on {slug}"
