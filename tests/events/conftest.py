@@ -7,7 +7,26 @@ from typing import Any
 
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+import pytest
+
 from tests.operators.conftest import sandbox as sandbox  # the booking tests' fixed-clock sandbox
+
+TOKEN = "events-token-2b9e41-never-print-me"
+
+
+@pytest.fixture
+def live_sandbox(hubspot_sandbox_factory: Any, airflow_db: str) -> Any:
+    """A sandbox on the real clock (creation times advance), ``hubspot_default`` pointing at it."""
+    return hubspot_sandbox_factory(token=TOKEN)
+
+
+def book(hubspot: Any, starts: list[Any], slug: str = "alice-smith", **kwargs: Any) -> list[str]:
+    """Visitor bookings (not through the provider); the CRM meeting id of each."""
+    ids = []
+    for number, start in enumerate(starts):
+        hubspot.book_as_visitor(slug, start, email=f"lead{number}.{start:%H%M}@example.com", **kwargs)
+        ids.append(hubspot.bookings[-1]["crmMeetingId"])
+    return ids
 
 
 def stored_asset_events(uri: str) -> list[dict[str, Any]]:

@@ -17,14 +17,13 @@ import pytest
 
 from hubspot_scheduler_provider.triggers import new_bookings
 from hubspot_scheduler_provider.triggers.new_bookings import BookingWatermark, NewBookingsTrigger
-from tests.events.conftest import free_starts
+from tests.events.conftest import TOKEN, book, free_starts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 ALICE_LINK = "3001"  # alice-smith
 TEAM_LINK = "3002"  # sales-team/round-robin
-TOKEN = "events-token-2b9e41-never-print-me"
 
 
 class MemoryStateStore:
@@ -40,12 +39,6 @@ class MemoryStateStore:
     async def aset(self, key: str, value: Any) -> None:
         self.values[key] = value
         self.writes += 1
-
-
-@pytest.fixture
-def live_sandbox(hubspot_sandbox_factory: Any) -> Any:
-    """A sandbox on the real clock (creation times advance), ``hubspot_default`` pointing at it."""
-    return hubspot_sandbox_factory(token=TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -84,15 +77,6 @@ async def run_until(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     return events
-
-
-def book(sandbox: Any, starts: list[datetime], slug: str = "alice-smith", **kwargs: Any) -> list[str]:
-    """Visitor bookings (no provider); the CRM meeting id of each."""
-    ids = []
-    for number, start in enumerate(starts):
-        sandbox.book_as_visitor(slug, start, email=f"lead{number}.{start:%H%M}@example.com", **kwargs)
-        ids.append(sandbox.bookings[-1]["crmMeetingId"])
-    return ids
 
 
 def test_fires_once_per_visitor_booking_on_the_watched_page_only(live_sandbox: Any) -> None:
