@@ -23,7 +23,9 @@ answers or anything from the connection.
 
 Naming convention: one asset per HubSpot portal and meeting page, :func:`booking_asset` (name
 ``hubspot-meetings/<portal id>/<slug>``, URI ``hubspot://<portal id>/meeting-pages/<slug>``, the
-slug's ``/`` percent-encoded so a team page stays one path segment). The provider registers the
+slug's ``/`` percent-encoded so a team page stays one path segment) for what this provider books, and
+:func:`crm_meetings_asset` (``.../crm-meetings``) for every booking of the page, which an asset watcher
+with ``triggers.new_bookings.NewBookingsTrigger`` reports. The provider registers the
 ``hubspot`` URI scheme (``asset-uris``/``dataset-uris`` in ``get_provider_info``) with
 :func:`sanitize_uri` as its normaliser.
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 
 #: The URI scheme of booking assets.
 URI_SCHEME = "hubspot"
+#: The last path segment of :func:`crm_meetings_asset` URIs.
+CRM_MEETINGS = "crm-meetings"
 #: Prefix of the alias that carries a declared asset's booking events.
 ALIAS_PREFIX = "hubspot-bookings:"
 #: The keys of an event's ``extra``, in HubSpot's spelling (``duration`` in milliseconds).
@@ -53,36 +57,56 @@ EMITTING_SOURCES = frozenset({"hubspot", "ledger", "crm"})
 
 
 def booking_asset(portal_id: str | int, slug: str, **kwargs: Any) -> Any:
-    """The asset for bookings on meeting page ``slug`` of HubSpot portal ``portal_id``.
+    """The asset of bookings this provider's operators make on page ``slug`` of portal ``portal_id``.
 
     An ``Asset`` on Airflow 3 (``name`` ``hubspot-meetings/<portal>/<slug>``), a ``Dataset`` (URI only)
-    on Airflow 2. ``kwargs`` go to the class (e.g. ``watchers=[...]`` on Airflow 3).
+    on Airflow 2. ``kwargs`` go to the class.
     """
+    return _page_asset("hubspot-meetings", portal_id, slug, "", **kwargs)
+
+
+def crm_meetings_asset(portal_id: str | int, slug: str, **kwargs: Any) -> Any:
+    """The asset of EVERY meeting booked on page ``slug`` (whoever booked it), as HubSpot's CRM shows
+    them: the one to watch with ``NewBookingsTrigger`` (``watchers=[AssetWatcher(...)]`` in ``kwargs``).
+    Name ``hubspot-crm-meetings/<portal>/<slug>``, URI ``.../meeting-pages/<slug>/crm-meetings``. Kept
+    apart from :func:`booking_asset` so a booking by this provider does not count twice."""
+    return _page_asset("hubspot-crm-meetings", portal_id, slug, f"/{CRM_MEETINGS}", **kwargs)
+
+
+def _page_asset(prefix: str, portal_id: str | int, slug: str, suffix: str, **kwargs: Any) -> Any:
     from airflow.providers.common.compat.assets import Asset
     from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
     portal = str(portal_id).strip()
     if not portal.isdigit():
         raise ValueError(f"portal_id: expected HubSpot's numeric portal id, got {portal_id!r}")
-    if not isinstance(slug, str) or not slug.strip("/ "):
+    page = slug.strip("/ ") if isinstance(slug, str) else ""
+    if not page:
         raise ValueError(f"slug: expected a meeting page slug, got {slug!r}")
-    uri = f"{URI_SCHEME}://{portal}/meeting-pages/{quote(slug.strip('/ '), safe='')}"
+    uri = f"{URI_SCHEME}://{portal}/meeting-pages/{quote(page, safe='')}{suffix}"
     if AIRFLOW_V_3_0_PLUS:
-        return Asset(name=f"hubspot-meetings/{portal}/{slug.strip('/ ')}", uri=uri, **kwargs)
+        return Asset(name=f"{prefix}/{portal}/{page}", uri=uri, **kwargs)
     return Asset(uri, **kwargs)
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:
-    """Airflow's normaliser for ``hubspot://`` URIs: ``hubspot://<portal id>/meeting-pages/<slug>``."""
+    """Airflow's normaliser for ``hubspot://`` URIs: ``hubspot://<portal id>/meeting-pages/<slug>``,
+    optionally followed by ``/crm-meetings``."""
     parts = [part for part in uri.path.split("/") if part]
     if not uri.netloc.isdigit():
         raise ValueError(f"hubspot:// asset URI needs the numeric portal id as its host, got {uri.netloc!r}")
-    if len(parts) != 2 or parts[0] != "meeting-pages" or not unquote(parts[1]).strip():
+    if (
+        len(parts) not in (2, 3)
+        or parts[0] != "meeting-pages"
+        or not unquote(parts[1]).strip()
+        or parts[2:] not in ([], [CRM_MEETINGS])
+    ):
         raise ValueError(
-            "hubspot:// asset URI path must be /meeting-pages/<slug> (a team slug's '/' encoded as %2F), "
-            f"got {uri.path!r}"
+            "hubspot:// asset URI path must be /meeting-pages/<slug>[/crm-meetings] (a team slug's '/' "
+            f"encoded as %2F), got {uri.path!r}"
         )
-    return uri._replace(path=f"/meeting-pages/{quote(unquote(parts[1]), safe='')}", query="", fragment="")
+    path = f"/meeting-pages/{quote(unquote(parts[1]), safe='')}" + "".join(f"/{p}" for p in parts[2:])
+    return uri._replace(path=path, query="", fragment="")
 
 
 def alias_for(asset: Any) -> Any:

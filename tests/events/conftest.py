@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Any
 
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
-
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from tests.operators.conftest import sandbox as sandbox  # the booking tests' fixed-clock sandbox
 
