@@ -11,14 +11,15 @@ from hubspot_scheduler_provider.asset_events import booking_asset, crm_meetings_
 
 
 def test_airflow_registers_the_scheme_handler() -> None:
-    if AIRFLOW_V_3_0_PLUS:  # what Asset() itself consults
+    try:  # what Asset() itself consults (task SDK, Airflow 3.2+)
         from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
         handlers = ProvidersManagerTaskRuntime().asset_uri_handlers
-    else:
+    except ImportError:
         from airflow.providers_manager import ProvidersManager
 
-        handlers = ProvidersManager().dataset_uri_handlers
+        manager = ProvidersManager()
+        handlers = manager.asset_uri_handlers if AIRFLOW_V_3_0_PLUS else manager.dataset_uri_handlers
     assert handlers["hubspot"] is sanitize_uri
 
 
