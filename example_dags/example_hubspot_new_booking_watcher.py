@@ -202,4 +202,4 @@ with DAG(
             )
         return len(meetings)
 
-    notify(enriched)
+    notify(enriched.output)
