@@ -15,8 +15,8 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
 from hubspot_scheduler_provider.asset_events import EXTRA_FIELDS, booking_asset, route_outlets
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOperator
-from tests.events.conftest import stored_asset_events
-from tests.operators.conftest import BOOKER, SANDBOX_PORTAL_ID, hubspot_answers, run_dag, xcom_value
+from tests.events.conftest import run_booking_dag, stored_asset_events
+from tests.operators.conftest import BOOKER, SANDBOX_PORTAL_ID, hubspot_answers, xcom_value
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 EMAILS = ("jane.doe@example.com", "ada@example.com", "grace@example.com")
@@ -41,7 +41,7 @@ def test_one_booking_emits_one_event_with_the_calendar_event_and_no_email(sandbo
     asset = bookings_asset()
     with make_dag("asset_event_one_booking") as dag:
         BookMeetingOperator(task_id="book", payload=dict(BOOKER), outlets=[asset])
-    dag_run = run_dag(dag)
+    dag_run = run_booking_dag(dag)
 
     assert dag_run.state == "success"
     [answer] = hubspot_answers(sandbox)
@@ -65,7 +65,7 @@ def test_validation_only_emits_nothing(sandbox: Any) -> None:
     asset = bookings_asset()
     with make_dag("asset_event_validate_only") as dag:
         BookMeetingOperator(task_id="book", payload=dict(BOOKER), outlets=[asset], validate_only=True)
-    assert run_dag(dag).state == "success"
+    assert run_booking_dag(dag).state == "success"
     assert [e for e in stored_asset_events(asset.uri) if e["dag_id"] == "asset_event_validate_only"] == []
     assert hubspot_answers(sandbox) == []
 
@@ -82,7 +82,7 @@ def test_a_batch_emits_one_event_per_booked_item_and_none_for_failed_ones(sandbo
         BookMeetingsOperator(
             task_id="book_all", payloads=people, outlets=[asset, other], fail_on_item_failure=False
         )
-    assert run_dag(dag).state == "success"
+    assert run_booking_dag(dag).state == "success"
 
     answers = {a["calendarEventId"]: a for a in hubspot_answers(sandbox)}
     assert len(answers) == 2
@@ -101,8 +101,8 @@ def test_another_runs_booking_key_does_not_emit_again(sandbox: Any) -> None:
         BookMeetingOperator(
             task_id="book", payload=dict(BOOKER), outlets=[asset], booking_key="lead-42-intro"
         )
-    assert run_dag(dag).state == "success"
-    assert run_dag(dag).state == "success"  # a second run, same key: returns the first booking
+    assert run_booking_dag(dag).state == "success"
+    assert run_booking_dag(dag).state == "success"  # a second run, same key: returns the first booking
 
     assert len(hubspot_answers(sandbox)) == 1
     events = [e for e in stored_asset_events(asset.uri) if e["dag_id"] == "asset_event_booking_key"]
