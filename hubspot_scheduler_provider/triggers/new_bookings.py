@@ -94,7 +94,9 @@ class BookingWatermark:
     def from_json(cls, value: Any, overlap_ms: int) -> BookingWatermark | None:
         if not isinstance(value, dict) or not isinstance(value.get("watermark_ms"), int):
             return None
-        seen = value.get("seen") if isinstance(value.get("seen"), dict) else {}
+        seen = value.get("seen")
+        if not isinstance(seen, dict):
+            seen = {}
         return cls(int(value["watermark_ms"]), overlap_ms, {str(k): int(v) for k, v in seen.items()})
 
 

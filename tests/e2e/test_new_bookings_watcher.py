@@ -150,7 +150,14 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
         nudges += 1
         book(1)
     by_run = db.consumed()
+    # Paused, its queued runs wait; let the running ones end, so the tests after this one get a quiet
+    # deployment (SQLite serializes every writer).
     rest._request("PATCH", f"/api/v2/dags/{WATCHER_DAG_ID}", json={"is_paused": True})
+    wait_for(
+        lambda: not rest.get(f"/dags/{WATCHER_DAG_ID}/dagRuns", state="running")["dag_runs"],
+        "the watcher's running runs to end",
+        timeout=180,
+    )
     every = [meeting for ids in by_run.values() for meeting in ids]
     repeated = [meeting for meeting, count in collections.Counter(every).items() if count > 1]
     assert repeated == [], f"meetings in more than one run: {repeated}"
