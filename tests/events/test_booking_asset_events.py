@@ -128,3 +128,22 @@ def test_the_asset_naming_convention() -> None:
         booking_asset("my-portal", "alice-smith")
     with pytest.raises(ValueError, match="slug"):
         booking_asset(SANDBOX_PORTAL_ID, " / ")
+
+
+def test_a_booking_whose_answer_was_lost_emits_once_reconciled(sandbox: Any) -> None:
+    """The POST booked but its answer never arrived: the CRM shows the meeting, the task returns it
+    (``reconciled``) and emits its event: the send that made it emitted nothing."""
+    from hubspot_scheduler_provider.testing.faults import DropAfterCommit
+
+    asset = bookings_asset()
+    sandbox.inject(DropAfterCommit())
+    with make_dag("asset_event_reconciled") as dag:
+        BookMeetingOperator(task_id="book", payload=dict(BOOKER), outlets=[asset], crm_index_lag_seconds=1)
+    assert run_booking_dag(dag).state == "success"
+
+    [committed] = sandbox.bookings
+    [event] = [e for e in stored_asset_events(asset.uri) if e["dag_id"] == "asset_event_reconciled"]
+    assert_no_email([event])
+    assert event["extra"]["reconciled"] is True
+    assert event["extra"]["crmMeetingId"] == committed["crmMeetingId"]
+    assert event["extra"]["start"] == committed["start"]
