@@ -37,6 +37,7 @@ class NewBookingsSensor(HubSpotHookMixin, BaseSensorOperator):
     meeting the CRM indexed late; use the asset watcher for exactly-once.
 
     :param link_ids: Meeting page ids to watch. Templated.
+    :param slugs: Meeting page slugs to watch (turned into ids by one read of the pages). Templated.
     :param owner_ids: Owner (host) ids to watch. Templated.
     :param created_after: ISO 8601 instant (or aware ``datetime``); default: the run's data interval
         start, else its logical date, else now. Templated.
@@ -45,13 +46,14 @@ class NewBookingsSensor(HubSpotHookMixin, BaseSensorOperator):
     :param deferrable: Wait in the triggerer (default True); ``poke_interval`` is its polling interval.
     """
 
-    template_fields: Sequence[str] = ("link_ids", "owner_ids", "created_after", "hubspot_conn_id")
+    template_fields: Sequence[str] = ("link_ids", "slugs", "owner_ids", "created_after", "hubspot_conn_id")
     ui_color = "#ff7a59"
 
     def __init__(
         self,
         *,
         link_ids: Iterable[str] = (),
+        slugs: Iterable[str] = (),
         owner_ids: Iterable[str] = (),
         created_after: Any = None,
         hubspot_conn_id: str = "hubspot_default",
@@ -61,6 +63,7 @@ class NewBookingsSensor(HubSpotHookMixin, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.link_ids = link_ids
+        self.slugs = slugs
         self.owner_ids = owner_ids
         self.created_after = created_after
         self.hubspot_conn_id = hubspot_conn_id
@@ -84,6 +87,7 @@ class NewBookingsSensor(HubSpotHookMixin, BaseSensorOperator):
     def _trigger(self, context: Context) -> NewBookingsTrigger:
         return NewBookingsTrigger(
             link_ids=list(self.link_ids),
+            slugs=list(self.slugs),
             owner_ids=list(self.owner_ids),
             created_after=self._since(context).isoformat(),
             hubspot_conn_id=self.hubspot_conn_id,
@@ -99,24 +103,29 @@ class NewBookingsSensor(HubSpotHookMixin, BaseSensorOperator):
         trigger = self._trigger(context)  # checks the watch before anything waits
         if not parse_switch("deferrable", self.deferrable):
             return super().execute(context)
-        found = self._search(self._since(context))  # one look first: no round trip when it is there
+        found = self._search(trigger)  # one look first: no round trip when it is there
         if found:
             return found
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
 
     def poke(self, context: Context) -> PokeReturnValue:
-        found = self._search(self._since(context))
+        found = self._search(self._trigger(context))
         return PokeReturnValue(is_done=bool(found), xcom_value=found or None)
 
-    def _search(self, since: datetime) -> list[dict[str, Any]]:
-        """One search: the meetings created since ``since``, as event payloads (at most one poll's)."""
+    def _search(self, trigger: NewBookingsTrigger) -> list[dict[str, Any]]:
+        """One search for what ``trigger`` watches: the meetings created since its ``created_after``, as
+        event payloads (at most one poll's)."""
         from itertools import islice
 
         from hubspot_scheduler_provider.triggers.new_bookings import MAX_EVENTS_PER_POLL
+        from hubspot_scheduler_provider.units import parse_iso_instant
 
+        assert trigger.created_after is not None
         with self.hook_closed_after() as hook:
             meetings = hook.iter_booked_meetings(
-                since, link_ids=sorted(map(str, self.link_ids)), owner_ids=sorted(map(str, self.owner_ids))
+                parse_iso_instant(trigger.created_after),
+                link_ids=trigger.watched_link_ids(hook),
+                owner_ids=trigger.owner_ids,
             )
             return [event_payload(meeting) for meeting in islice(meetings, MAX_EVENTS_PER_POLL)]
 

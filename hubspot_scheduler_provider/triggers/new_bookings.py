@@ -131,9 +131,12 @@ class NewBookingsTrigger(BaseEventTrigger):
     scope) end the trigger with ``{"status": "error", ...}``; rate limits and outages are waited out.
 
     :param link_ids: Meeting page ids (``MeetingLink.id``; HubSpot's ``hs_engagement_source_id``).
-    :param owner_ids: HubSpot owner ids (hosts); with ``link_ids`` too, a meeting must match both.
+    :param slugs: Meeting page slugs, turned into page ids by one read of the meeting pages when the
+        trigger starts (scope ``scheduler.meetings.meeting-link.read``); with ``link_ids``, both count.
+    :param owner_ids: HubSpot owner ids (hosts); with pages too, a meeting must match both.
     :param created_after: ISO 8601 instant: fire for meetings created after it (first start only; the
-        stored watermark wins later). Default: when the trigger first runs.
+        stored watermark wins later). Default: when the trigger first runs. A fixed value, never one
+        computed when the DAG is parsed: an asset watcher's trigger is identified by its arguments.
     :param hubspot_conn_id: Connection to HubSpot (scope ``crm.objects.contacts.read``).
     :param poll_interval: Seconds between searches.
     :param overlap_seconds: Re-searched below the watermark each poll; at least HubSpot's index lag.
@@ -148,6 +151,7 @@ class NewBookingsTrigger(BaseEventTrigger):
         self,
         *,
         link_ids: Iterable[str] = (),
+        slugs: Iterable[str] = (),
         owner_ids: Iterable[str] = (),
         created_after: str | None = None,
         hubspot_conn_id: str = "hubspot_default",
@@ -159,9 +163,10 @@ class NewBookingsTrigger(BaseEventTrigger):
     ) -> None:
         super().__init__()
         self.link_ids = sorted({str(i) for i in link_ids})
+        self.slugs = sorted({str(slug).strip("/ ") for slug in slugs})
         self.owner_ids = sorted({str(i) for i in owner_ids})
-        if not self.link_ids and not self.owner_ids:
-            raise ValueError("link_ids/owner_ids: name at least one meeting page or owner to watch")
+        if not (self.link_ids or self.slugs or self.owner_ids):
+            raise ValueError("link_ids/slugs/owner_ids: name at least one meeting page or owner to watch")
         self.created_after = created_after
         self.hubspot_conn_id = hubspot_conn_id
         self.poll_interval = float(poll_interval)
@@ -177,6 +182,7 @@ class NewBookingsTrigger(BaseEventTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "link_ids": self.link_ids,
+                "slugs": self.slugs,
                 "owner_ids": self.owner_ids,
                 "created_after": self.created_after,
                 "hubspot_conn_id": self.hubspot_conn_id,
@@ -192,7 +198,8 @@ class NewBookingsTrigger(BaseEventTrigger):
     def state_key(self) -> str:
         """The asset state store key of this watch (pages and owners), so two watches of one asset keep
         their own watermarks."""
-        digest = hashlib.sha256(json.dumps([self.link_ids, self.owner_ids]).encode()).hexdigest()[:16]
+        watched = [self.link_ids, self.owner_ids] + ([self.slugs] if self.slugs else [])
+        digest = hashlib.sha256(json.dumps(watched).encode()).hexdigest()[:16]
         return f"{_STATE_PREFIX}{digest}"
 
     @cached_property
@@ -224,6 +231,12 @@ class NewBookingsTrigger(BaseEventTrigger):
 
     async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         state = await self._load_state()
+        if self.slugs:
+            try:
+                self._watched_links = await asyncio.to_thread(self.watched_link_ids, self.hook)
+            except Exception as error:
+                yield _error_event(error)
+                return
         while True:
             pause = self.hook.rate_limit_state.pause_before_request()
             if pause > 0:
@@ -233,9 +246,7 @@ class NewBookingsTrigger(BaseEventTrigger):
             except Exception as error:
                 wait = poll_again_after(error, self.poll_interval)
                 if wait is None:
-                    yield TriggerEvent(
-                        {"status": "error", "error_type": type(error).__name__, "message": str(error)}
-                    )
+                    yield _error_event(error)
                     return
                 self.log.warning("Searching new bookings failed (%s); again in %.1f s", error, wait)
                 await asyncio.sleep(wait)
@@ -259,7 +270,7 @@ class NewBookingsTrigger(BaseEventTrigger):
         found: list[CrmMeeting] = []
         for meeting in self.hook.iter_booked_meetings(
             datetime.fromtimestamp(from_ms / 1000, tz=timezone.utc),
-            link_ids=self.link_ids,
+            link_ids=getattr(self, "_watched_links", self.link_ids),
             owner_ids=self.owner_ids,
             page_size=self.page_size,
         ):
@@ -267,6 +278,18 @@ class NewBookingsTrigger(BaseEventTrigger):
             if len(found) >= MAX_EVENTS_PER_POLL:
                 break
         return found
+
+    def watched_link_ids(self, hook: HubSpotSchedulerHook) -> list[str]:
+        """``link_ids`` plus the ids of the pages ``slugs`` (one listing of the meeting pages, if any)."""
+        from hubspot_scheduler_provider.errors import BookingInputError
+
+        if not self.slugs:
+            return self.link_ids
+        ids = {link.slug: link.id for link in hook.list_meeting_links()}
+        unknown = [slug for slug in self.slugs if slug not in ids]
+        if unknown:
+            raise BookingInputError("slugs", f"no meeting page with slug {', '.join(map(repr, unknown))}")
+        return sorted({*self.link_ids, *(ids[slug] for slug in self.slugs)})
 
     # --- state ----------------------------------------------------------------------------------------
 
@@ -289,6 +312,10 @@ class NewBookingsTrigger(BaseEventTrigger):
     async def _save_state(self, state: BookingWatermark) -> None:
         if self._store is not None:
             await self._store.aset(self.state_key, state.to_json())
+
+
+def _error_event(error: BaseException) -> TriggerEvent:
+    return TriggerEvent({"status": "error", "error_type": type(error).__name__, "message": str(error)})
 
 
 def _parse_instant(text: str) -> datetime:

@@ -21,8 +21,9 @@ START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 
 
 def sensor_dag(dag_id: str, **kwargs: Any) -> DAG:
+    kwargs.setdefault("link_ids", ["3001"])
     with DAG(dag_id, schedule=None, start_date=START_DATE, catchup=False) as dag:
-        NewBookingsSensor(task_id="wait", link_ids=["3001"], poke_interval=0.5, timeout=60, **kwargs)
+        NewBookingsSensor(task_id="wait", poke_interval=0.5, timeout=60, **kwargs)
     return dag
 
 
@@ -30,12 +31,18 @@ def since_now() -> str:
     return (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
 
 
-@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "poke"])
-def test_returns_meetings_already_booked(live_sandbox: Any, deferrable: bool) -> None:
+@pytest.mark.parametrize(
+    ("deferrable", "watch"),
+    [(True, {"link_ids": ["3001"]}), (False, {"link_ids": [], "slugs": ["alice-smith"]})],
+    ids=["deferrable-by-link-id", "poke-by-slug"],
+)
+def test_returns_meetings_already_booked(live_sandbox: Any, deferrable: bool, watch: dict[str, Any]) -> None:
     created_after = since_now()
     booked = book(live_sandbox, free_starts(live_sandbox, "alice-smith", 2))
     dag_run = run_dag(
-        sensor_dag(f"new_bookings_now_{deferrable}", created_after=created_after, deferrable=deferrable)
+        sensor_dag(
+            f"new_bookings_now_{deferrable}", created_after=created_after, deferrable=deferrable, **watch
+        )
     )
 
     assert dag_run.state == "success"

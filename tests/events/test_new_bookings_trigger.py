@@ -194,5 +194,15 @@ def test_serializes_without_secrets_and_rejects_an_empty_watch() -> None:
     assert classpath == "hubspot_scheduler_provider.triggers.new_bookings.NewBookingsTrigger"
     assert NewBookingsTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert TOKEN not in repr(kwargs)
-    with pytest.raises(ValueError, match="link_ids/owner_ids"):
+    with pytest.raises(ValueError, match="link_ids/slugs/owner_ids"):
         NewBookingsTrigger()
+
+
+def test_slugs_name_the_pages_and_an_unknown_one_ends_the_watch(live_sandbox: Any) -> None:
+    [start] = free_starts(live_sandbox, "alice-smith", 1)
+    booked = book(live_sandbox, [start])
+    by_slug = make_trigger(link_ids=[], slugs=["alice-smith"])
+    assert [e["meeting_id"] for e in asyncio.run(run_until(by_slug, lambda e: bool(e), timeout=5))] == booked
+
+    [error] = asyncio.run(run_until(make_trigger(link_ids=[], slugs=["no-such-page"]), lambda e: bool(e)))
+    assert error["status"] == "error" and "no-such-page" in error["message"]
