@@ -242,7 +242,7 @@ class NewBookingsTrigger(BaseEventTrigger):
             if pause > 0:
                 await asyncio.sleep(pause)
             try:
-                meetings = await asyncio.to_thread(self._search, state.query_from_ms)
+                meetings = await asyncio.to_thread(self._search, state)
             except Exception as error:
                 wait = poll_again_after(error, self.poll_interval)
                 if wait is None:
@@ -265,17 +265,20 @@ class NewBookingsTrigger(BaseEventTrigger):
                 await self._save_state(state)
             await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - started)))
 
-    def _search(self, from_ms: int) -> list[CrmMeeting]:
-        """One search (all its pages, up to :data:`MAX_EVENTS_PER_POLL` meetings); in a worker thread."""
+    def _search(self, state: BookingWatermark) -> list[CrmMeeting]:
+        """One search from the overlap below the watermark (its pages, as far as
+        :data:`MAX_EVENTS_PER_POLL` meetings not fired yet); in a worker thread."""
         found: list[CrmMeeting] = []
+        fresh = 0
         for meeting in self.hook.iter_booked_meetings(
-            datetime.fromtimestamp(from_ms / 1000, tz=timezone.utc),
+            datetime.fromtimestamp(state.query_from_ms / 1000, tz=timezone.utc),
             link_ids=getattr(self, "_watched_links", self.link_ids),
             owner_ids=self.owner_ids,
             page_size=self.page_size,
         ):
             found.append(meeting)
-            if len(found) >= MAX_EVENTS_PER_POLL:
+            fresh += meeting.id not in state.seen
+            if fresh >= MAX_EVENTS_PER_POLL:
                 break
         return found
 
@@ -310,8 +313,13 @@ class NewBookingsTrigger(BaseEventTrigger):
         return BookingWatermark(int(start.timestamp() * 1000) + overlap_ms, overlap_ms)
 
     async def _save_state(self, state: BookingWatermark) -> None:
-        if self._store is not None:
+        if self._store is None:
+            return
+        try:
             await self._store.aset(self.state_key, state.to_json())
+        except Exception as error:
+            # Keep watching from memory; only a restart before the next successful write fires again.
+            self.log.warning("Could not store the watermark (%s); keeping it in memory", error)
 
 
 def _error_event(error: BaseException) -> TriggerEvent:
