@@ -129,7 +129,7 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
     airflow.start_component("triggerer")
     book(BOOKINGS - DOWN_AT - WHILE_DOWN)
     wait_for(lambda: set(booked) <= set(db.fired()), "every booking's event", timeout=120)
-    time.sleep(8)  # long enough for a repeat to show up, had the restart lost the watermark
+    time.sleep(3)  # a few polls more: long enough for a repeat to show up, had the restart lost the watermark
 
     fired = db.fired()
     repeated = [meeting for meeting, count in collections.Counter(fired).items() if count > 1]
@@ -150,13 +150,17 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
         nudges += 1
         book(1)
     by_run = db.consumed()
-    # Paused, its queued runs wait; let the running ones end, so the tests after this one get a quiet
-    # deployment (SQLite serializes every writer).
+    # Paused, the DAG starts no more task instances; let the started ones end, so the tests after this
+    # one get a quiet deployment (SQLite serializes every writer).
     rest._request("PATCH", f"/api/v2/dags/{WATCHER_DAG_ID}", json={"is_paused": True})
     wait_for(
-        lambda: not rest.get(f"/dags/{WATCHER_DAG_ID}/dagRuns", state="running")["dag_runs"],
-        "the watcher's running runs to end",
-        timeout=180,
+        lambda: (
+            not rest.get(f"/dags/{WATCHER_DAG_ID}/dagRuns/~/taskInstances", state=["running", "queued"])[
+                "task_instances"
+            ]
+        ),
+        "the watcher's started task instances to end",
+        timeout=120,
     )
     every = [meeting for ids in by_run.values() for meeting in ids]
     repeated = [meeting for meeting, count in collections.Counter(every).items() if count > 1]
