@@ -6,7 +6,8 @@ for new bookings, no polling DAG); on Airflow 2.11 the deferrable ``NewBookingsS
 It polls HubSpot's CRM meeting search (``hook.iter_booked_meetings``: meetings booked through meeting
 pages, by creation time ``hs_createdate``, oldest first) in a worker thread (``asyncio.to_thread``, as
 ``slot_available`` does), each search paced by the hook's shared search limiter (HubSpot allows about 5
-searches per second per token). It only reads: a triggerer restart re-runs ``run()`` from the start.
+searches per second per token). It only reads (HubSpot's search is a ``POST`` by design, but changes
+nothing; no booking or update is ever sent from here): a triggerer restart re-runs ``run()``.
 
 **Exactly once per meeting** (:class:`BookingWatermark`): each poll asks for meetings created since the
 watermark (the newest ``hs_createdate`` seen) minus ``overlap_seconds``, and fires for ids not seen in
