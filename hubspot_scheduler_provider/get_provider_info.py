@@ -8,6 +8,7 @@ from hubspot_scheduler_provider import DISTRIBUTION_NAME, __version__
 from hubspot_scheduler_provider.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 _INTEGRATION = "HubSpot Scheduler"
+_BOOKING_URIS = {"schemes": ["hubspot"], "handler": "hubspot_scheduler_provider.asset_events.sanitize_uri"}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -44,13 +45,19 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["hubspot_scheduler_provider.sensors.slot_available"],
+                "python-modules": [
+                    "hubspot_scheduler_provider.sensors.slot_available",
+                    "hubspot_scheduler_provider.sensors.new_bookings",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["hubspot_scheduler_provider.triggers.slot_available"],
+                "python-modules": [
+                    "hubspot_scheduler_provider.triggers.slot_available",
+                    "hubspot_scheduler_provider.triggers.new_bookings",
+                ],
             }
         ],
         "connection-types": [
@@ -62,6 +69,9 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
+        # hubspot://<portal id>/meeting-pages/<slug>: the booking assets (asset_events.booking_asset).
+        "asset-uris": [_BOOKING_URIS],
+        "dataset-uris": [_BOOKING_URIS],  # Airflow 2's spelling
         "extra-links": [
             "hubspot_scheduler_provider.links.HubSpotContactLink",
             "hubspot_scheduler_provider.links.HubSpotWebConferenceLink",

@@ -18,12 +18,13 @@ searches from many threads at once, so every search of one hook's transport goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from hubspot_scheduler_provider.errors import HubSpotNotFoundError, HubSpotResponseError
+from hubspot_scheduler_provider._validation import require_choice
+from hubspot_scheduler_provider.errors import BookingInputError, HubSpotNotFoundError, HubSpotResponseError
 from hubspot_scheduler_provider.hooks._transport import correlation_id
 
 # HubSpot's CRM search limit lives in ``pacing``; re-exported here for callers that read it from the CRM.
@@ -55,11 +56,16 @@ MEETING_PROPERTIES = (
     # Which meeting page booked it: HubSpot records the page's linkId for meetings booked through one.
     "hs_engagement_source",
     "hs_engagement_source_id",
+    # The booking's calendarEventId (the scheduler spec: "The unique ID of the created calendar event").
+    "hs_unique_id",
+    "hs_createdate",
 )
 #: ``hs_meeting_outcome`` values of a meeting that no longer takes place at its time, so a booking for
 #: that time does not stand. A ``NO_SHOW`` or ``COMPLETED`` meeting was booked and held its slot: it
 #: counts (booking again would be a duplicate). HubSpot spells it ``CANCELED``; both spellings accepted.
 VOID_OUTCOMES = frozenset({"CANCELED", "CANCELLED", "RESCHEDULED"})
+#: The options of HubSpot's ``hs_meeting_outcome`` property: what a meeting's outcome can be SET to.
+MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
 _SEARCH_PAGE_SIZE = 100
 #: A contact with more meetings than this at ONE start time is not a booking history; stop paging.
 _MAX_SEARCH_PAGES = 5
@@ -74,6 +80,23 @@ class CrmMeeting:
     end: datetime | None
     title: str | None
     properties: Mapping[str, Any]
+    #: Ids of the contacts associated with it, when the read asked for associations (searches do not).
+    contact_ids: tuple[str, ...] = field(default=())
+
+    @property
+    def contact_id(self) -> str | None:
+        """The first associated contact (a booking associates exactly one), if known."""
+        return self.contact_ids[0] if self.contact_ids else None
+
+    @property
+    def created_at(self) -> datetime | None:
+        """``hs_createdate``: when the meeting was created (booked) in HubSpot."""
+        return parse_crm_time(self.properties.get("hs_createdate"))
+
+    @property
+    def owner_id(self) -> str | None:
+        value = self.properties.get("hubspot_owner_id")
+        return None if value is None or str(value).strip() == "" else str(value).strip()
 
     @property
     def duration_ms(self) -> int | None:
@@ -94,6 +117,13 @@ class CrmMeeting:
     def stands(self) -> bool:
         """False when the meeting was cancelled or rescheduled away (see :data:`VOID_OUTCOMES`)."""
         return self.outcome not in VOID_OUTCOMES
+
+
+def check_outcome(value: Any, field: str = "outcome") -> str:
+    """One of :data:`MEETING_OUTCOMES` (case and surrounding blanks ignored), else
+    ``BookingInputError`` naming ``field``: before any request."""
+    text = value.strip().upper() if isinstance(value, str) else value
+    return require_choice(field, text, MEETING_OUTCOMES, error=BookingInputError)
 
 
 def parse_crm_time(value: Any) -> datetime | None:
@@ -226,6 +256,16 @@ def property_filter(
 
 def _contact_filter(contact_id: str) -> dict[str, str]:
     return property_filter("EQ", contact_id, "associations.contact")
+
+
+def meeting_from_result(item: Any, response: requests.Response) -> CrmMeeting:
+    """A :class:`CrmMeeting` from one CRM object of ``response`` (a search result, a read by id)."""
+    return _meeting(item, response)
+
+
+def shape_error(response: requests.Response, what: str, problem: str) -> HubSpotResponseError:
+    """The error for an answer to the CRM ``what`` that is not the documented shape."""
+    return _shape_error(response, what, problem)
 
 
 def _meeting(item: Any, response: requests.Response) -> CrmMeeting:

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from hubspot_scheduler_provider.api_versions import ApiVersion
+    from hubspot_scheduler_provider.hooks.crm import CrmMeeting
+    from hubspot_scheduler_provider.hooks.crm_meetings import CrmMeetings
     from hubspot_scheduler_provider.models import (
         AvailabilityPage,
         BookingInfo,
@@ -453,3 +455,22 @@ class HubSpotSchedulerHook(HttpOperatorCompatibility, HttpHook):
         with self._init_lock:
             if self._session is not None:
                 self._session.close()
+
+    # ------------------------------------------------------------------ booked meetings (hooks.crm_meetings)
+    @property
+    def crm_meetings(self) -> CrmMeetings:
+        from hubspot_scheduler_provider.hooks.crm_meetings import CrmMeetings
+
+        return CrmMeetings(self.transport)
+
+    def iter_booked_meetings(self, *args: Any, **kwargs: Any) -> Iterator[CrmMeeting]:
+        return self.crm_meetings.iter_booked_meetings(*args, **kwargs)
+
+    def get_crm_meeting(self, meeting_id: str) -> CrmMeeting:
+        return self.crm_meetings.get_meeting(meeting_id)
+
+    def set_meeting_outcome(self, meeting_id: str, outcome: str) -> tuple[CrmMeeting, bool]:
+        return self.crm_meetings.set_meeting_outcome(meeting_id, outcome)
+
+    def find_crm_meetings(self, **booking: Any) -> list[CrmMeeting]:
+        return self.crm_meetings.find_meetings(**booking)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
+from hubspot_scheduler_provider import asset_events
 from hubspot_scheduler_provider.booking_fields import BOOKING_KEYWORDS
 from hubspot_scheduler_provider.errors import BookingInputError, mask_emails
 from hubspot_scheduler_provider.links import HubSpotContactLink, HubSpotWebConferenceLink, start_run_links
@@ -94,6 +95,11 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
         (``"{{ params.dry_run }}"``). Named like the Google providers' ``validate_only``: ``dry_run`` is
         BaseOperator's method that ``airflow tasks test --dry-run`` calls.
     :param dry_run: Deprecated spelling of ``validate_only`` (0.1).
+
+    Assets in ``outlets`` (e.g. :func:`~hubspot_scheduler_provider.asset_events.booking_asset`) get one
+    event per booking, ``extra`` = slug, start, duration, ``calendarEventId``, ``contactId``,
+    ``reconciled`` (never the email); a validation-only run or another run's ``booking_key`` booking
+    emits none (:mod:`~hubspot_scheduler_provider.asset_events`).
     """
 
     template_fields: Sequence[str] = (
@@ -145,7 +151,10 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
     ) -> None:
         if booking_key is not None:
             kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
+        # One event per booking, through an alias per declared asset (asset_events explains why).
+        kwargs["outlets"], booking_assets = asset_events.route_outlets(kwargs.get("outlets"))
         super().__init__(**kwargs)
+        self._booking_assets = booking_assets
         # Only store: no connection lookup, no HubSpot call at DAG-parse time.
         self.payload = payload
         self.slug = slug
@@ -266,6 +275,9 @@ class BookMeetingOperator(HubSpotHookMixin, BaseOperator):
             if result.is_offline:
                 self._handle_offline(booking, result, allow_offline)
             flow.record_links(result, self._persist_links(context, hook, result))
+            if asset_events.emits(result):
+                extra = asset_events.booking_extra(result.raw, slug=booking.slug)
+                asset_events.emit(context, self._booking_assets, [extra])
             return result.raw
 
     @staticmethod

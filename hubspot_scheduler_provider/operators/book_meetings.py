@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
+from hubspot_scheduler_provider import asset_events
 from hubspot_scheduler_provider._validation import require_positive_number, require_whole_number
 from hubspot_scheduler_provider.booking_fields import BOOKING_KEYWORDS
 from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
@@ -75,6 +76,10 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
         (or ``bookingKey``) wins, so ``"{booking_key}"`` uses each item's own. Templated.
     :param crm_index_lag_seconds: How long HubSpot's CRM search may take to show a new meeting
         (default 30).
+
+    Assets in ``outlets`` get one event per booked item (failed items and another run's
+    ``booking_key`` bookings none), as for ``BookMeetingOperator``
+    (:mod:`~hubspot_scheduler_provider.asset_events`).
     """
 
     template_fields: Sequence[str] = ("payloads", *_SHARED_KEYWORDS, "hubspot_conn_id", "booking_key")
@@ -111,7 +116,10 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
     ) -> None:
         # Always (Airflow 3.3+): any item may carry its own booking_key, known only when the task runs.
         kwargs["inlets"] = _with_booking_keys_asset(kwargs.get("inlets"))
+        # One event per booking, through an alias per declared asset (asset_events explains why).
+        kwargs["outlets"], booking_assets = asset_events.route_outlets(kwargs.get("outlets"))
         super().__init__(**kwargs)
+        self._booking_assets = booking_assets
         require_whole_number("max_workers", max_workers, minimum=1)
         if max_requests_per_window is not None:
             require_whole_number("max_requests_per_window", max_requests_per_window, minimum=1)
@@ -196,6 +204,8 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
                 writer=writer_of(context),
                 pace=limiter.reserved,
             )
+            events = asset_events.BatchEvents()
+            events.watch(flow)
             booker = BatchBooker(
                 hook,
                 build=build,
@@ -212,6 +222,7 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
             )
             report = booker.run(items)
         self._log_summary(report)
+        asset_events.emit(context, self._booking_assets, events.extras(report.results))
         if report.failed and self.fail_on_item_failure:
             # Downstream tasks (trigger_rule="all_done") can still read what was booked and what failed.
             context["ti"].xcom_push(key=_XCOM_RETURN_KEY, value=report.results)

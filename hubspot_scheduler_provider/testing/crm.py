@@ -12,6 +12,16 @@ bookings get ids from 5001.
 Like HubSpot's, its search can lag: with ``index_lag_seconds`` a new meeting stays out of search results
 for that long (reads by id see it at once). Not thread-safe on its own: ``SandboxState`` holds its lock
 around every call.
+
+Search emulates HubSpot's documented limits: ``limit`` at most 200 (more: 400), and at most
+``result_cap`` (HubSpot: 10,000) results reachable through paging one query; paging past it is a 400,
+as on HubSpot. ``sorts`` are the spec's strings (``crm-meetings-v3.json``: ``sorts`` is an array of
+strings): a property name sorts ascending, ``-name`` descending; ties (e.g. equal ``hs_createdate``) go
+by object id. Without ``sorts`` results come by ``hs_meeting_start_time`` then id.
+
+Meetings can be updated (``PATCH /crm/v3/objects/meetings/{meetingId}``, properties of
+:data:`WRITABLE_MEETING_PROPERTIES`; ``hs_meeting_outcome`` must be one of HubSpot's outcome options) and
+their contact associations read in batches (``POST /crm/v4/associations/meetings/contacts/batch/read``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubspot_scheduler_provider.hooks.crm import MEETING_OUTCOMES
 from hubspot_scheduler_provider.testing.api_errors import not_found, validation_error
 from hubspot_scheduler_provider.testing.availability import from_ms
 from hubspot_scheduler_provider.testing.formats import parse_instant
@@ -27,6 +38,25 @@ from hubspot_scheduler_provider.testing.formats import parse_instant
 #: Properties every CRM object answer carries, requested or not.
 _ALWAYS = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
 _MAX_SEARCH_LIMIT = 200
+#: Results one search query can page through (HubSpot's documented cap; paging past it is a 400).
+SEARCH_RESULT_CAP = 10_000
+#: HubSpot's association type id of the default meeting -> contact association.
+MEETING_TO_CONTACT_TYPE_ID = 200
+#: Properties a PATCH may set (HubSpot refuses read-only ones such as ``hs_createdate``).
+WRITABLE_MEETING_PROPERTIES = frozenset(
+    {
+        "hs_meeting_outcome",
+        "hs_meeting_title",
+        "hs_meeting_body",
+        "hs_internal_meeting_notes",
+        "hs_meeting_location",
+        "hs_meeting_start_time",
+        "hs_meeting_end_time",
+        "hs_timestamp",
+        "hubspot_owner_id",
+        "hs_activity_type",
+    }
+)
 SEEDED_CONTACTS = 100
 #: What HubSpot records as the source of a meeting created by a booking or by the calendar endpoint.
 ENGAGEMENT_SOURCE = "MEETINGS"
@@ -58,7 +88,7 @@ class CrmObject:
             "id": self.id,
             "properties": properties,
             "createdAt": stamp,
-            "updatedAt": stamp,
+            "updatedAt": self.properties.get("hs_lastmodifieddate") or stamp,
             "archived": False,
         }
 
@@ -84,7 +114,7 @@ _COMPARATORS = {
     "LTE": lambda have, want: have <= want,
 }
 _TIME_PROPERTIES = frozenset(
-    {"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp", "hs_createdate"}
+    {"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp", "hs_createdate", "hs_lastmodifieddate"}
 )
 
 
@@ -92,6 +122,8 @@ class CrmStore:
     def __init__(self, index_lag_seconds: float = 0.0) -> None:
         #: Seconds (real time) a new meeting stays invisible to search, as HubSpot's search index lags.
         self.index_lag_seconds = index_lag_seconds
+        #: Results one search query can page through (HubSpot: 10,000); tests lower it to run fast.
+        self.search_result_cap = SEARCH_RESULT_CAP
         self.contacts: dict[str, CrmObject] = {}
         self._contact_ids_by_email: dict[str, str] = {}
         self.meetings: dict[str, CrmObject] = {}
@@ -164,9 +196,12 @@ class CrmStore:
         owner_id: str,
         link_id: str,
         external_url: str,
+        calendar_event_id: str,
         now_ms: int,
     ) -> CrmObject:
-        """The CRM meeting a booking creates, with what HubSpot records about its page and host."""
+        """The CRM meeting a booking creates, with what HubSpot records about its page and host, and the
+        calendar event's id as ``hs_unique_id`` (the scheduler spec's meeting properties: "The unique ID
+        of the created calendar event")."""
         return self.add_meeting(
             {
                 "hs_meeting_start_time": crm_timestamp(start_ms),
@@ -178,6 +213,7 @@ class CrmStore:
                 "hs_engagement_source": ENGAGEMENT_SOURCE,
                 "hs_engagement_source_id": link_id,
                 "hubspot_owner_id": owner_id,
+                "hs_unique_id": calendar_event_id,
             },
             [contact_id],
             now_ms,
@@ -210,9 +246,63 @@ class CrmStore:
         meeting.properties["hs_lastmodifieddate"] = crm_timestamp(now_ms)
         return meeting
 
+    def update_meeting(self, meeting_id: str, properties: dict[str, str], now_ms: int) -> CrmObject:
+        """``PATCH /crm/v3/objects/meetings/{meetingId}``: set ``properties`` (all checked first)."""
+        meeting = self.get_meeting(meeting_id)
+        for name, value in properties.items():
+            if name not in WRITABLE_MEETING_PROPERTIES:
+                raise validation_error(
+                    f"Property {name[:60]!r} does not exist or is read-only on meetings",
+                    errors=[{"message": "read-only or unknown property", "in": name[:60], "code": "INVALID"}],
+                )
+            if name == "hs_meeting_outcome" and value not in MEETING_OUTCOMES:
+                raise validation_error(
+                    f"{value[:40]!r} was not one of the allowed options: {', '.join(MEETING_OUTCOMES)}",
+                    errors=[{"message": "invalid option", "in": name, "code": "INVALID_OPTION"}],
+                )
+            if name in _TIME_PROPERTIES:
+                _parse_time_value(value)
+        meeting.properties.update(properties)
+        meeting.properties["hs_lastmodifieddate"] = crm_timestamp(now_ms)
+        return meeting
+
+    def contact_associations(self, meeting_ids: list[str]) -> list[dict[str, Any]]:
+        """v4 batch read of meeting -> contact associations; unknown ids are left out (HubSpot answers
+        207 with an error per unknown id; the sandbox answers 200 without them)."""
+        return [
+            {
+                "from": {"id": meeting_id},
+                "to": [
+                    {
+                        "toObjectId": contact_id,
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": MEETING_TO_CONTACT_TYPE_ID}
+                        ],
+                    }
+                    for contact_id in self.meetings[meeting_id].associations.get("contacts", [])
+                ],
+            }
+            for meeting_id in dict.fromkeys(meeting_ids)
+            if meeting_id in self.meetings
+        ]
+
     def search_meetings(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``POST /crm/v3/objects/meetings/search``: OR of filter groups, AND of filters, start time order."""
+        """``POST /crm/v3/objects/meetings/search``: OR of filter groups, AND of filters, sorted."""
         groups = request.get("filterGroups") or []
+        limit = int(request.get("limit") or 10)
+        if not 1 <= limit <= _MAX_SEARCH_LIMIT:
+            raise validation_error(
+                f"limit: must be between 1 and {_MAX_SEARCH_LIMIT}, got {limit}",
+                errors=[{"message": "out of range", "in": "limit", "code": "OUT_OF_RANGE"}],
+            )
+        after = request.get("after") or "0"
+        offset = int(after) if after.isdigit() else 0
+        cap = self.search_result_cap
+        if offset >= cap:
+            raise validation_error(
+                f"after: a search can page through at most {cap} results; narrow the query instead",
+                errors=[{"message": "paging past the result cap", "in": "after", "code": "OUT_OF_RANGE"}],
+            )
         indexed_before = time.monotonic() - self.index_lag_seconds
         hits = [
             m
@@ -220,14 +310,12 @@ class CrmStore:
             if m.created_monotonic <= indexed_before
             and (not groups or any(self._matches(m, g) for g in groups))
         ]
-        hits.sort(key=lambda m: (m.properties["hs_meeting_start_time"], int(m.id)))
-        limit = min(max(int(request.get("limit") or 10), 1), _MAX_SEARCH_LIMIT)
-        after = request.get("after") or "0"
-        offset = int(after) if after.isdigit() else 0
-        page = hits[offset : offset + limit]
+        _sort(hits, request.get("sorts") or [])
+        reachable = min(len(hits), cap)
+        page = hits[offset : min(offset + limit, reachable)]
         wanted = list(request.get("properties") or [])
         body: dict[str, Any] = {"total": len(hits), "results": [m.to_json(wanted or None) for m in page]}
-        if offset + limit < len(hits):
+        if offset + limit < reachable:
             body["paging"] = {"next": {"after": str(offset + limit)}}
         return body
 
@@ -267,3 +355,25 @@ class CrmStore:
         if name in _TIME_PROPERTIES:
             return bool(comparator(_parse_time_value(have_raw), _parse_time_value(str(value))))
         return bool(comparator(have_raw, str(value)))
+
+
+def _sort(hits: list[CrmObject], sorts: list[str]) -> None:
+    """Sort ``hits`` in place by the spec's sort strings (``name`` ascending, ``-name`` descending),
+    ties by id; without sorts by start time then id. A meeting without the property sorts last."""
+    hits.sort(key=lambda m: int(m.id))
+    if not sorts:
+        hits.sort(key=lambda m: m.properties.get("hs_meeting_start_time", ""))
+        return
+    for raw in reversed(sorts):
+        text = raw.strip()
+        descending = text.startswith("-")
+        name = text.lstrip("-+").strip()
+        if not name:
+            raise validation_error(f"sorts: {raw[:60]!r} names no property")
+        present = [m for m in hits if m.properties.get(name) not in (None, "")]
+        missing = [m for m in hits if m.properties.get(name) in (None, "")]
+        if name in _TIME_PROPERTIES:
+            present.sort(key=lambda m: _parse_time_value(m.properties[name]), reverse=descending)
+        else:
+            present.sort(key=lambda m: m.properties[name], reverse=descending)
+        hits[:] = present + missing

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hubspot_scheduler_provider.testing import calendar, scheduler
+from hubspot_scheduler_provider.testing import api_errors, calendar, scheduler
+from hubspot_scheduler_provider.testing.crm import crm_timestamp
 from hubspot_scheduler_provider.testing.pages import PORTAL_ID, PORTAL_TIMEZONE
 from hubspot_scheduler_provider.testing.scheduler import Call
 from hubspot_scheduler_provider.units import MS_PER_MINUTE
@@ -44,7 +45,50 @@ def crm_meetings_search(call: Call) -> dict[str, Any]:
 def crm_meeting_get(call: Call) -> dict[str, Any]:
     wanted = call.query.get("properties") or None
     with call.state.lock:
-        return call.state.crm.get_meeting(call.path["meetingId"]).to_json(wanted)
+        meeting = call.state.crm.get_meeting(call.path["meetingId"])
+        answer = meeting.to_json(wanted)
+        if any(kind in _CONTACT_TYPES for kind in call.query.get("associations") or []):
+            answer["associations"] = {
+                "contacts": {
+                    "results": [
+                        {"id": contact_id, "type": "meeting_event_to_contact"}
+                        for contact_id in meeting.associations.get("contacts", [])
+                    ]
+                }
+            }
+        return answer
+
+
+def crm_meeting_update(call: Call) -> dict[str, Any]:
+    """``PATCH /crm/v3/objects/meetings/{meetingId}`` (by id; ``idProperty`` is not modelled)."""
+    if call.query.get("idProperty") not in (None, "", "hs_object_id"):
+        raise api_errors.validation_error("idProperty: the sandbox updates meetings by id only")
+    return call.state.update_meeting(call.path["meetingId"], dict(call.body["properties"]))
+
+
+#: Names HubSpot accepts for the object types of a meeting -> contact association read.
+_MEETING_TYPES = frozenset({"meetings", "meeting", "0-47"})
+_CONTACT_TYPES = frozenset({"contacts", "contact", "0-1"})
+
+
+def crm_associations_batch_read(call: Call) -> dict[str, Any]:
+    """v4 ``POST /crm/v4/associations/{from}/{to}/batch/read``: meetings to contacts only."""
+    if call.path["fromObjectType"] not in _MEETING_TYPES or call.path["toObjectType"] not in _CONTACT_TYPES:
+        raise api_errors.validation_error(
+            "The sandbox reads meeting -> contact associations only "
+            f"(got {call.path['fromObjectType'][:40]!r} -> {call.path['toObjectType'][:40]!r})"
+        )
+    ids = [str(item["id"]) for item in call.body["inputs"]]
+    if len(ids) > _MAX_BATCH_INPUTS:
+        raise api_errors.validation_error(f"inputs: at most {_MAX_BATCH_INPUTS} ids per batch read")
+    stamp = crm_timestamp(call.state.now_ms())
+    with call.state.lock:
+        results = call.state.crm.contact_associations(ids)
+    return {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
+
+
+#: HubSpot's batch limit for association reads.
+_MAX_BATCH_INPUTS = 1000
 
 
 def contact_get(call: Call) -> dict[str, Any]:
@@ -64,6 +108,8 @@ HANDLERS: dict[str, Handler] = {
     "update_link": scheduler.update_link,
     "crm_meetings_search": crm_meetings_search,
     "crm_meeting_get": crm_meeting_get,
+    "crm_meeting_update": crm_meeting_update,
+    "crm_associations_batch_read": crm_associations_batch_read,
     "contact_get": contact_get,
     "account_details": account_details,
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -268,6 +268,73 @@ class HubSpotSandbox:
             raise ValueError(f"crm_index_lag_seconds: must not be negative, got {seconds}")
         with self.state.lock:
             self.state.crm.index_lag_seconds = seconds
+
+    @property
+    def crm_search_result_cap(self) -> int:
+        """Results one CRM search query can page through (HubSpot: 10,000); paging past it is a 400.
+        Tests lower it to exercise the cap quickly."""
+        with self.state.lock:
+            return self.state.crm.search_result_cap
+
+    @crm_search_result_cap.setter
+    def crm_search_result_cap(self, results: int) -> None:
+        if results < 1:
+            raise ValueError(f"crm_search_result_cap: must be at least 1, got {results}")
+        with self.state.lock:
+            self.state.crm.search_result_cap = results
+
+    def book_as_visitor(
+        self,
+        slug: str,
+        start: datetime,
+        *,
+        email: str,
+        first_name: str = "Web",
+        last_name: str = "Visitor",
+        duration_ms: int | None = None,
+        form_fields: Mapping[str, str] | None = None,
+        created_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Book ``slug`` at ``start`` as a lead on the public meeting page would: not through the
+        provider and not over HTTP (nothing is added to :attr:`requests`), but through the book
+        endpoint's own code (same checks, same contact, CRM meeting and :attr:`bookings` entry).
+
+        ``duration_ms`` defaults to the page's first duration; required consents are given, as the
+        page makes the visitor tick them; ``form_fields`` fills the page's other fields by name.
+        ``created_at`` sets the CRM meeting's ``hs_createdate`` (default: the sandbox's now), e.g. for
+        meetings created at the same millisecond. Returns the book endpoint's answer body (v3 units);
+        raises ``ApiError`` (``.status``, ``.message``) where the endpoint would answer an error.
+        Thread-safe."""
+        from hubspot_scheduler_provider.testing.availability import to_ms
+        from hubspot_scheduler_provider.testing.scheduler import book_on_page, iso_utc
+        from hubspot_scheduler_provider.testing.spec import catalog
+
+        if start.tzinfo is None:
+            raise ValueError("start: give an aware datetime (e.g. with tzinfo=timezone.utc)")
+        page = self.state.page(slug)
+        body = {
+            "slug": slug,
+            "duration": page.durations_ms[0] if duration_ms is None else duration_ms,
+            "startTime": iso_utc(to_ms(start)),
+            "email": email,
+            "firstName": first_name,
+            "lastName": last_name,
+            "formFields": [{"name": name, "value": value} for name, value in (form_fields or {}).items()],
+            "legalConsentResponses": [
+                {"communicationTypeId": box.communication_type_id, "consented": True}
+                for box in page.consent_checkboxes
+            ],
+            "likelyAvailableUserIds": [],
+            "timezone": page.timezone,
+        }
+        routed = catalog().route("POST", "/scheduler/v3/meetings/meeting-links/book")
+        assert routed is not None  # the v3 spec has the book operation
+        operation = routed[0]
+        problems = operation.spec.schema_errors(operation.request_schema or {}, body)
+        if problems:
+            raise ValueError("; ".join(problem["message"] for problem in problems))
+        created_ms = None if created_at is None else to_ms(created_at)
+        return book_on_page(self.state, body, "v3", created_ms=created_ms)
 
     def set_meeting_outcome(self, crm_meeting_id: str, outcome: str = "CANCELED") -> None:
         """Set a CRM meeting's ``hs_meeting_outcome`` (default: cancel it); ``CANCELED`` and

@@ -307,9 +307,17 @@ def _check_consent(page: MeetingPage, body: dict[str, Any]) -> None:
 
 
 def book(call: Call) -> dict[str, Any]:
-    body = call.body
-    version = get_api_version(call.operation.api_version)
-    page = call.state.page(body["slug"])
+    """``POST /meeting-links/book`` (a spec-validated body)."""
+    return book_on_page(call.state, call.body, call.operation.api_version or "v3")
+
+
+def book_on_page(
+    state: SandboxState, body: dict[str, Any], api_version: str, *, created_ms: int | None = None
+) -> dict[str, Any]:
+    """Book as HubSpot's book endpoint does: for the endpoint and for a visitor on the public page
+    (``HubSpotSandbox.book_as_visitor``). ``created_ms`` overrides the CRM meeting's creation time."""
+    version = get_api_version(api_version)
+    page = state.page(body["slug"])
     if not _EMAIL.match(body["email"]):
         raise api_errors.validation_error(
             f"email: '{body['email']}' is not a valid email address",
@@ -327,7 +335,6 @@ def book(call: Call) -> dict[str, Any]:
     booking_zone = formats.zone(body.get("timezone") or page.timezone, "timezone")
     form_fields = _check_form(page, body)
     _check_consent(page, body)
-    state = call.state
     with state.lock:
         host = None
         if is_offered_start(page, duration_ms, start_ms, state.now_ms()):
@@ -351,6 +358,7 @@ def book(call: Call) -> dict[str, Any]:
                 email=body["email"],
                 first_name=body["firstName"],
                 last_name=body["lastName"],
+                created_ms=created_ms,
             )
             contact_id, event_id = reservation.contact_id, reservation.calendar_event_id
         answer: dict[str, Any] = {

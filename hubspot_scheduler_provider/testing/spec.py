@@ -38,6 +38,8 @@ SCHEDULER_SPECS = {
     "2026-09": "scheduler-meetings-2026-09.json",
 }
 CRM_MEETINGS_SPEC = "crm-meetings-v3.json"
+#: An excerpt of HubSpot's associations v4 spec: the batch read only (see ``specs/SOURCE.md``).
+CRM_ASSOCIATIONS_SPEC = "crm-associations-v4-batch-read.json"
 OAUTH_SPEC = "oauth-v1.json"
 ACCOUNT_INFO_SPEC = "account-info-v3.json"
 
@@ -54,6 +56,12 @@ _SCHEDULER_OPERATIONS = {
 _OTHER_OPERATIONS = {
     (CRM_MEETINGS_SPEC, "POST", "/crm/v3/objects/meetings/search"): "crm_meetings_search",
     (CRM_MEETINGS_SPEC, "GET", "/crm/v3/objects/meetings/{meetingId}"): "crm_meeting_get",
+    (CRM_MEETINGS_SPEC, "PATCH", "/crm/v3/objects/meetings/{meetingId}"): "crm_meeting_update",
+    (
+        CRM_ASSOCIATIONS_SPEC,
+        "POST",
+        "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",
+    ): "crm_associations_batch_read",
     (ACCOUNT_INFO_SPEC, "GET", "/account-info/v3/details"): "account_details",
     (OAUTH_SPEC, "POST", "/oauth/v1/token"): "oauth_token",
 }
@@ -188,7 +196,13 @@ class SpecCatalog:
     def __init__(self) -> None:
         self.files = {
             name: SpecFile(name)
-            for name in (*SCHEDULER_SPECS.values(), CRM_MEETINGS_SPEC, OAUTH_SPEC, ACCOUNT_INFO_SPEC)
+            for name in (
+                *SCHEDULER_SPECS.values(),
+                CRM_MEETINGS_SPEC,
+                CRM_ASSOCIATIONS_SPEC,
+                OAUTH_SPEC,
+                ACCOUNT_INFO_SPEC,
+            )
         }
 
     @cached_property

@@ -125,13 +125,26 @@ class SandboxState:
         booking's host's, or a calendar meeting's organizer's)."""
         with self.lock:
             self.crm.set_meeting_outcome(crm_meeting_id, outcome, self.now_ms())
-            if outcome in FREEING_OUTCOMES:
-                for booking in self.bookings:
-                    if booking["crmMeetingId"] == crm_meeting_id:
-                        self.busy.remove(booking["hostUserId"], booking["calendarEventId"])
-                for meeting in self.calendar_meetings:
-                    if meeting["id"] == crm_meeting_id:
-                        self.busy.remove(meeting["organizerUserId"], calendar_busy_source(crm_meeting_id))
+            self._free_if_void(crm_meeting_id, outcome)
+
+    def update_meeting(self, crm_meeting_id: str, properties: dict[str, str]) -> dict[str, Any]:
+        """``PATCH`` of a CRM meeting (checked by ``CrmStore.update_meeting``); an outcome that voids
+        the meeting frees its slot, as above. Returns the meeting's JSON (every property)."""
+        with self.lock:
+            meeting = self.crm.update_meeting(crm_meeting_id, properties, self.now_ms())
+            if "hs_meeting_outcome" in properties:
+                self._free_if_void(crm_meeting_id, properties["hs_meeting_outcome"])
+            return meeting.to_json()
+
+    def _free_if_void(self, crm_meeting_id: str, outcome: str) -> None:
+        if outcome not in FREEING_OUTCOMES:
+            return
+        for booking in self.bookings:
+            if booking["crmMeetingId"] == crm_meeting_id:
+                self.busy.remove(booking["hostUserId"], booking["calendarEventId"])
+        for meeting in self.calendar_meetings:
+            if meeting["id"] == crm_meeting_id:
+                self.busy.remove(meeting["organizerUserId"], calendar_busy_source(crm_meeting_id))
 
     def user(self, user_id: str) -> Host | None:
         """The portal user ``user_id``: a host of some page (the users the sandbox knows)."""
@@ -154,14 +167,15 @@ class SandboxState:
         email: str,
         first_name: str,
         last_name: str,
+        created_ms: int | None = None,
     ) -> Reservation:
-        """Take the slot for ``host`` and record the contact and CRM meeting. Caller holds ``lock`` and
-        has checked the slot is free."""
+        """Take the slot for ``host`` and record the contact and CRM meeting (created at ``created_ms``,
+        default now). Caller holds ``lock`` and has checked the slot is free."""
         event_id = f"sandbox-event-{self._next_event}"
         self._next_event += 1
         end_ms = start_ms + duration_ms
         self.busy.add(host.user_id, BusyInterval(start_ms, end_ms, event_id))
-        now = self.now_ms()
+        now = self.now_ms() if created_ms is None else created_ms
         contact = self.crm.upsert_contact(email, first_name, last_name, now)
         meeting = self.crm.add_booked_meeting(
             contact_id=contact.id,
@@ -171,6 +185,7 @@ class SandboxState:
             owner_id=host.crm_owner_id,
             link_id=page.link_id,
             external_url=f"https://calendar.sandbox.example/events/{event_id}",
+            calendar_event_id=event_id,
             now_ms=now,
         )
         return Reservation(host, event_id, contact.id, meeting.id)

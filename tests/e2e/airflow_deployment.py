@@ -63,6 +63,8 @@ class AirflowDeployment:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     launcher: subprocess.Popen[bytes] | None = None
     pgid: int | None = None
+    #: Components restarted by :meth:`restart_component`: each leads a process group of its own.
+    restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
     #: Subclasses (tests/distributed: CeleryExecutor on PostgreSQL) change these three.
     executor: str = "LocalExecutor"
     sql_alchemy_conn: str | None = None  # None: SQLite in the home folder
@@ -178,12 +180,59 @@ class AirflowDeployment:
         """SIGTERM the whole process group, SIGKILL after ``grace_seconds``, then check for leftovers."""
         if self.pgid is None:
             return
-        _signal_group(self.pgid, signal.SIGTERM)
-        if not _wait_for_group_exit(self.pgid, grace_seconds):
-            _signal_group(self.pgid, signal.SIGKILL)
-            _wait_for_group_exit(self.pgid, 10)
+        groups = [self.pgid, *(process.pid for process in self.restarted)]
+        for pgid in groups:
+            _signal_group(pgid, signal.SIGTERM)
+        for pgid in groups:
+            if not _wait_for_group_exit(pgid, grace_seconds):
+                _signal_group(pgid, signal.SIGKILL)
+                _wait_for_group_exit(pgid, 10)
         if self.launcher is not None:
             self.launcher.wait(timeout=10)
+        for process in self.restarted:
+            process.wait(timeout=10)
+
+    def component_pids(self, name: str) -> list[int]:
+        """Live processes of component ``name`` (e.g. ``"triggerer"``) of this deployment, the main one
+        first (its forked helpers, such as the trigger runner, share its command line)."""
+        wanted = self.components()[name][0].encode()
+        marker = f"AIRFLOW_HOME={self.home}".encode()
+        found: dict[int, int] = {}  # pid -> parent pid
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                command = (proc / "cmdline").read_bytes().split(b"\0")
+                ours = marker in (proc / "environ").read_bytes().split(b"\0")
+                if wanted in command and ours and _is_running(proc):
+                    found[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ProcessLookupError, ValueError):
+                continue
+        return sorted(found, key=lambda pid: found[pid] in found)
+
+    def stop_component(self, name: str, timeout: float = 60.0) -> None:
+        """SIGTERM component ``name`` (as a rolling restart does) and wait until it has exited."""
+        pids = self.component_pids(name)
+        assert pids, f"no running {name}"
+        os.kill(pids[0], signal.SIGTERM)  # the main process stops its helpers
+        deadline = time.monotonic() + timeout
+        while self.component_pids(name):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not stop within {timeout} s")
+            time.sleep(0.2)
+
+    def start_component(self, name: str) -> None:
+        """Start component ``name`` again (in a process group of its own, which :meth:`stop` ends)."""
+        log = (self.home / f"{name}-restarted-{len(self.restarted) + 1}.log").open("wb")
+        self.restarted.append(
+            subprocess.Popen(
+                [airflow_executable(), *self.components()[name]],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
 
     def leftover_processes(self) -> list[str]:
         """Live processes of this deployment: in its group, or running with its AIRFLOW_HOME."""

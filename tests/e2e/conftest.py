@@ -68,6 +68,9 @@ def airflow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             "AIRFLOW_CONN_HUBSPOT_DEFAULT": sandbox.connection_json(),
             # The deferred-sensor test waits through at least one poll after it frees a slot.
             "HUBSPOT_SLOT_SENSOR_POKE_INTERVAL": "2",
+            # The new-bookings watcher (tests/e2e/test_new_bookings_watcher.py): its own page, quick polls.
+            "HUBSPOT_NEW_BOOKINGS_POLL_INTERVAL": "1",
+            "HUBSPOT_WATCHED_LINK_IDS": "3960",
         },
     )
     try:

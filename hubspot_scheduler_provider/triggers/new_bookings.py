@@ -1,0 +1,336 @@
+"""``NewBookingsTrigger``: fire once per meeting booked through HubSpot meeting pages, by anyone.
+
+An event trigger: on Airflow 3 it drives an ``AssetWatcher`` (a DAG scheduled on the watched asset runs
+for new bookings, no polling DAG); on Airflow 2.11 the deferrable ``NewBookingsSensor`` defers to it.
+
+It polls HubSpot's CRM meeting search (``hook.iter_booked_meetings``: meetings booked through meeting
+pages, by creation time ``hs_createdate``, oldest first) in a worker thread (``asyncio.to_thread``, as
+``slot_available`` does), each search paced by the hook's shared search limiter (HubSpot allows about 5
+searches per second per token). It only reads (HubSpot's search is a ``POST`` by design, but changes
+nothing; no booking or update is ever sent from here): a triggerer restart re-runs ``run()``.
+
+**Exactly once per meeting** (:class:`BookingWatermark`): each poll asks for meetings created since the
+watermark (the newest ``hs_createdate`` seen) minus ``overlap_seconds``, and fires for ids not seen in
+that overlap. The overlap covers HubSpot's CRM index lag (a meeting created at ``t`` may show up in the
+search only seconds later, when newer ones are already seen) and equal timestamps (several meetings in
+one millisecond); keep it at least the lag. ``seen`` holds only the ids inside the overlap.
+
+**Where the watermark lives**: Airflow 3.3+ injects the watched asset's state store into event
+triggers (``BaseEventTrigger.asset_state_store``); the watermark and the ids seen are kept there under
+:meth:`NewBookingsTrigger.state_key`, so a triggerer restart resumes where it stopped (bookings made
+while the triggerer was down fire after it). The state is written :data:`COMMIT_DELAY_SECONDS` after a
+poll's events left the trigger: Airflow's triggerer hands fired events to the metadata database once per
+loop (about a second) and does not flush them when it stops, so writing at once could lose them. A
+restart inside that delay fires that poll's meetings again (at least once, never lost). Airflow 3.0-3.2
+(and 2.11, a deferred sensor's trigger) have no such store: the state lives in memory, and a restarted
+trigger starts again from ``created_after`` (meetings since then fire again) or, without it, from the
+moment it starts (meetings booked while it was down do not fire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.triggers import BaseEventTrigger
+from airflow.triggers.base import TriggerEvent
+
+from hubspot_scheduler_provider.retry_rules import poll_again_after
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+
+    from hubspot_scheduler_provider.hooks.crm import CrmMeeting
+    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+#: HubSpot's CRM search may show a new meeting this late (seconds, sometimes more); the default overlap.
+DEFAULT_OVERLAP_SECONDS = 120.0
+#: How long after a poll's events left the trigger its watermark is stored (see the module docstring).
+COMMIT_DELAY_SECONDS = 3.0
+#: Meetings fired per poll at most; the rest follow on the next poll (oldest first).
+MAX_EVENTS_PER_POLL = 500
+_STATE_PREFIX = "hubspot-new-bookings:"
+
+
+@dataclass
+class BookingWatermark:
+    """What has fired: ``watermark_ms`` (newest ``hs_createdate`` seen, epoch ms) and ``seen`` (meeting id ->
+    its ``hs_createdate``) for the meetings inside the overlap below the watermark."""
+
+    watermark_ms: int
+    overlap_ms: int
+    seen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def query_from_ms(self) -> int:
+        """Where the next search starts: the overlap below the watermark."""
+        return self.watermark_ms - self.overlap_ms
+
+    def take_new(self, meetings: Iterable[CrmMeeting]) -> list[CrmMeeting]:
+        """The meetings not fired yet, oldest first (ties by id), marking them seen."""
+        fresh = []
+        for meeting in sorted(meetings, key=lambda m: (created_ms(m), str(m.id))):
+            meeting_id = str(meeting.id)
+            if meeting_id in self.seen or created_ms(meeting) < self.query_from_ms:
+                continue
+            self.seen[meeting_id] = created_ms(meeting)
+            fresh.append(meeting)
+        if self.seen:
+            self.watermark_ms = max(self.watermark_ms, max(self.seen.values()))
+        floor = self.query_from_ms
+        self.seen = {key: stamp for key, stamp in self.seen.items() if stamp >= floor}
+        return fresh
+
+    def to_json(self) -> dict[str, Any]:
+        return {"watermark_ms": self.watermark_ms, "seen": self.seen}
+
+    @classmethod
+    def from_json(cls, value: Any, overlap_ms: int) -> BookingWatermark | None:
+        if not isinstance(value, dict) or not isinstance(value.get("watermark_ms"), int):
+            return None
+        seen = value.get("seen")
+        if not isinstance(seen, dict):
+            seen = {}
+        return cls(int(value["watermark_ms"]), overlap_ms, {str(k): int(v) for k, v in seen.items()})
+
+
+def created_ms(meeting: CrmMeeting) -> int:
+    """A CRM meeting's ``hs_createdate`` in epoch milliseconds."""
+    if meeting.created_at is None:
+        raise ValueError(f"CRM meeting {meeting.id} has no hs_createdate")
+    return int(meeting.created_at.timestamp() * 1000)
+
+
+def event_payload(meeting: CrmMeeting) -> dict[str, Any]:
+    """The event of one meeting: ids, start and creation time (JSON; no contact details)."""
+    return {
+        "meeting_id": meeting.id,
+        "start": _iso(meeting.start),
+        "owner_id": meeting.owner_id,
+        "contact_id": meeting.contact_id,
+        "link_id": meeting.source_id,
+        "created_at": _iso(datetime.fromtimestamp(created_ms(meeting) / 1000, tz=timezone.utc)),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NewBookingsTrigger(BaseEventTrigger):
+    """Fire one event per meeting booked through the chosen meeting pages (or of the chosen owners).
+
+    Each event's payload: ``meeting_id``, ``start`` (ISO 8601 UTC), ``owner_id``, ``contact_id``,
+    ``link_id`` (the page) and ``created_at``. Errors waiting cannot fix (a rejected token, a missing
+    scope) end the trigger with ``{"status": "error", ...}``; rate limits and outages are waited out.
+
+    :param link_ids: Meeting page ids (``MeetingLink.id``; HubSpot's ``hs_engagement_source_id``).
+    :param slugs: Meeting page slugs, turned into page ids by one read of the meeting pages when the
+        trigger starts (scope ``scheduler.meetings.meeting-link.read``); with ``link_ids``, both count.
+    :param owner_ids: HubSpot owner ids (hosts); with pages too, a meeting must match both.
+    :param created_after: ISO 8601 instant: fire for meetings created after it (first start only; the
+        stored watermark wins later). Default: when the trigger first runs. A fixed value, never one
+        computed when the DAG is parsed: an asset watcher's trigger is identified by its arguments.
+    :param hubspot_conn_id: Connection to HubSpot (scope ``crm.objects.contacts.read``).
+    :param poll_interval: Seconds between searches.
+    :param overlap_seconds: Re-searched below the watermark each poll; at least HubSpot's index lag.
+    :param page_size: Search page size (HubSpot allows up to 200).
+    :param api_version: HubSpot API version, or None for the connection's.
+    :param single_event: Fire ONE event, ``{"status": "success", "meetings": [payload, ...]}``, for the
+        first poll that finds new meetings, then end (the deferrable sensor's form). Default: run for
+        ever, one event per meeting (an asset watcher).
+    """
+
+    def __init__(
+        self,
+        *,
+        link_ids: Iterable[str] = (),
+        slugs: Iterable[str] = (),
+        owner_ids: Iterable[str] = (),
+        created_after: str | None = None,
+        hubspot_conn_id: str = "hubspot_default",
+        poll_interval: float = 30.0,
+        overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+        page_size: int = 100,
+        api_version: str | None = None,
+        single_event: bool = False,
+    ) -> None:
+        super().__init__()
+        self.link_ids = sorted({str(i) for i in link_ids})
+        self.slugs = sorted({str(slug).strip("/ ") for slug in slugs})
+        self.owner_ids = sorted({str(i) for i in owner_ids})
+        if not (self.link_ids or self.slugs or self.owner_ids):
+            raise ValueError("link_ids/slugs/owner_ids: name at least one meeting page or owner to watch")
+        self.created_after = created_after
+        self.hubspot_conn_id = hubspot_conn_id
+        self.poll_interval = float(poll_interval)
+        self.overlap_seconds = float(overlap_seconds)
+        if self.poll_interval <= 0 or self.overlap_seconds < 0:
+            raise ValueError("poll_interval must be > 0 and overlap_seconds >= 0")
+        self.page_size = int(page_size)
+        self.api_version = api_version
+        self.single_event = single_event
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "link_ids": self.link_ids,
+                "slugs": self.slugs,
+                "owner_ids": self.owner_ids,
+                "created_after": self.created_after,
+                "hubspot_conn_id": self.hubspot_conn_id,
+                "poll_interval": self.poll_interval,
+                "overlap_seconds": self.overlap_seconds,
+                "page_size": self.page_size,
+                "api_version": self.api_version,
+                "single_event": self.single_event,
+            },
+        )
+
+    @property
+    def state_key(self) -> str:
+        """The asset state store key of this watch (pages and owners), so two watches of one asset keep
+        their own watermarks."""
+        watched = [self.link_ids, self.owner_ids] + ([self.slugs] if self.slugs else [])
+        digest = hashlib.sha256(json.dumps(watched).encode()).hexdigest()[:16]
+        return f"{_STATE_PREFIX}{digest}"
+
+    @cached_property
+    def hook(self) -> HubSpotSchedulerHook:
+        """Built without network access (the connection is read on the first poll, in a thread)."""
+        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
+
+        return HubSpotSchedulerHook(
+            hubspot_conn_id=self.hubspot_conn_id,
+            api_version=self.api_version,
+            max_retries=0,
+            pace_on_remaining=False,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async with aclosing(self._events()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._close_hook()
+
+    async def cleanup(self) -> None:
+        self._close_hook()
+
+    def _close_hook(self) -> None:
+        if "hook" in self.__dict__:
+            self.hook.close()
+
+    async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
+        state = await self._load_state()
+        if self.slugs:
+            try:
+                self._watched_links = await asyncio.to_thread(self.watched_link_ids, self.hook)
+            except Exception as error:
+                yield _error_event(error)
+                return
+        while True:
+            pause = self.hook.rate_limit_state.pause_before_request()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            try:
+                meetings = await asyncio.to_thread(self._search, state)
+            except Exception as error:
+                wait = poll_again_after(error, self.poll_interval)
+                if wait is None:
+                    yield _error_event(error)
+                    return
+                self.log.warning("Searching new bookings failed (%s); again in %.1f s", error, wait)
+                await asyncio.sleep(wait)
+                continue
+            fresh = state.take_new(meetings)
+            started = time.monotonic()
+            if fresh and self.single_event:
+                payloads = [event_payload(meeting) for meeting in fresh]
+                yield TriggerEvent({"status": "success", "meetings": payloads})
+                return
+            for meeting in fresh:
+                yield TriggerEvent(event_payload(meeting))
+            if fresh:
+                self.log.info("%d new booking(s); watermark %d", len(fresh), state.watermark_ms)
+                await asyncio.sleep(COMMIT_DELAY_SECONDS)
+                await self._save_state(state)
+            await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - started)))
+
+    def _search(self, state: BookingWatermark) -> list[CrmMeeting]:
+        """One search from the overlap below the watermark (its pages, as far as
+        :data:`MAX_EVENTS_PER_POLL` meetings not fired yet); in a worker thread."""
+        found: list[CrmMeeting] = []
+        fresh = 0
+        for meeting in self.hook.iter_booked_meetings(
+            datetime.fromtimestamp(state.query_from_ms / 1000, tz=timezone.utc),
+            link_ids=getattr(self, "_watched_links", self.link_ids),
+            owner_ids=self.owner_ids,
+            page_size=self.page_size,
+        ):
+            found.append(meeting)
+            fresh += meeting.id not in state.seen
+            if fresh >= MAX_EVENTS_PER_POLL:
+                break
+        return found
+
+    def watched_link_ids(self, hook: HubSpotSchedulerHook) -> list[str]:
+        """``link_ids`` plus the ids of the pages ``slugs`` (one listing of the meeting pages, if any)."""
+        from hubspot_scheduler_provider.errors import BookingInputError
+
+        if not self.slugs:
+            return self.link_ids
+        ids = {link.slug: link.id for link in hook.list_meeting_links()}
+        unknown = [slug for slug in self.slugs if slug not in ids]
+        if unknown:
+            raise BookingInputError("slugs", f"no meeting page with slug {', '.join(map(repr, unknown))}")
+        return sorted({*self.link_ids, *(ids[slug] for slug in self.slugs)})
+
+    # --- state ----------------------------------------------------------------------------------------
+
+    @property
+    def _store(self) -> Any:
+        """The watched asset's state store (Airflow 3.3+ asset watchers), else None."""
+        return getattr(self, "asset_state_store", None)
+
+    async def _load_state(self) -> BookingWatermark:
+        overlap_ms = int(self.overlap_seconds * 1000)
+        if self._store is not None:
+            stored = BookingWatermark.from_json(await self._store.aget(self.state_key), overlap_ms)
+            if stored is not None:
+                self.log.info("Resuming from the stored watermark %d", stored.watermark_ms)
+                return stored
+        start = _parse_instant(self.created_after) if self.created_after else datetime.now(timezone.utc)
+        # The first search starts at the given moment, not an overlap before it.
+        return BookingWatermark(int(start.timestamp() * 1000) + overlap_ms, overlap_ms)
+
+    async def _save_state(self, state: BookingWatermark) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.aset(self.state_key, state.to_json())
+        except Exception as error:
+            # Keep watching from memory; only a restart before the next successful write fires again.
+            self.log.warning("Could not store the watermark (%s); keeping it in memory", error)
+
+
+def _error_event(error: BaseException) -> TriggerEvent:
+    return TriggerEvent({"status": "error", "error_type": type(error).__name__, "message": str(error)})
+
+
+def _parse_instant(text: str) -> datetime:
+    from hubspot_scheduler_provider.units import parse_iso_instant
+
+    moment = parse_iso_instant(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"created_after: {text!r} has no UTC offset")
+    return moment

@@ -1,0 +1,1 @@
+"""Reacting to bookings: asset events of the booking operators, the new-bookings trigger and sensor."""

@@ -1,0 +1,208 @@
+"""``NewBookingsTrigger`` against the sandbox on loopback (its real search, index lag and ties): once per
+meeting booked through the watched pages, by visitors, across a restart that keeps the asset state
+store, through index lag and equal creation times.
+
+The trigger's generator is driven here as the triggerer drives it; ``asset_state_store`` (which the
+Airflow 3.3 triggerer injects into asset watchers) is a small in-memory store with the same async
+``aget``/``aset``: the real one is exercised by tests/e2e/test_new_bookings_watcher.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hubspot_scheduler_provider.triggers import new_bookings
+from hubspot_scheduler_provider.triggers.new_bookings import BookingWatermark, NewBookingsTrigger
+from tests.events.conftest import TOKEN, book, free_starts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+ALICE_LINK = "3001"  # alice-smith
+TEAM_LINK = "3002"  # sales-team/round-robin
+
+
+class MemoryStateStore:
+    """What the triggerer injects as ``asset_state_store`` (``aget``/``aset`` of JSON values)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.writes += 1
+
+
+@pytest.fixture(autouse=True)
+def _quick_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(new_bookings, "COMMIT_DELAY_SECONDS", 0.1)
+
+
+def make_trigger(**kwargs: Any) -> NewBookingsTrigger:
+    options: dict[str, Any] = {
+        "link_ids": [ALICE_LINK],
+        "created_after": (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat(),
+        "poll_interval": 0.2,
+        "overlap_seconds": 5,
+    }
+    options.update(kwargs)
+    return NewBookingsTrigger(**options)
+
+
+async def run_until(
+    trigger: NewBookingsTrigger, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30
+) -> list[dict[str, Any]]:
+    """Drive ``trigger.run()`` until ``done(events)`` (checked as events come and every 50 ms), then stop
+    it as the triggerer does when it shuts down (cancel)."""
+    events: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        async for event in trigger.run():
+            events.append(event.payload)
+
+    task = asyncio.ensure_future(consume())
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while not done(events) and not task.done() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return events
+
+
+def test_fires_once_per_visitor_booking_on_the_watched_page_only(live_sandbox: Any) -> None:
+    trigger = make_trigger()
+    starts = free_starts(live_sandbox, "alice-smith", 3)
+    [elsewhere] = free_starts(live_sandbox, "sales-team/round-robin", 1)
+    booked = book(live_sandbox, starts)
+    book(live_sandbox, [elsewhere], slug="sales-team/round-robin")
+
+    events = asyncio.run(run_until(trigger, lambda e: False, timeout=3))
+
+    assert sorted(e["meeting_id"] for e in events) == sorted(booked)
+    for event, start in zip(sorted(events, key=lambda e: e["start"]), starts, strict=True):
+        assert event["link_id"] == ALICE_LINK
+        assert datetime.fromisoformat(event["start"].replace("Z", "+00:00")) == start
+        assert event["owner_id"] and event["contact_id"]
+        assert set(event) == {"meeting_id", "start", "owner_id", "contact_id", "link_id", "created_at"}
+
+
+def test_no_repeat_and_no_miss_across_a_restart(live_sandbox: Any) -> None:
+    store = MemoryStateStore()
+    starts = free_starts(live_sandbox, "alice-smith", 5)
+    first = book(live_sandbox, starts[:3])
+    trigger = make_trigger()
+    trigger.asset_state_store = store
+    # Stopped once its 3 events are out and their (delayed) commit is written.
+    before = asyncio.run(run_until(trigger, lambda e: len(e) == 3 and store.writes > 0))
+
+    second = book(live_sandbox, starts[3:])  # booked while the triggerer is down
+    restarted = trigger_with(store)
+    after = asyncio.run(run_until(restarted, lambda e: False, timeout=3))
+
+    assert sorted(e["meeting_id"] for e in before) == sorted(first)
+    assert sorted(e["meeting_id"] for e in after) == sorted(second)
+
+
+def trigger_with(store: MemoryStateStore) -> NewBookingsTrigger:
+    """A new trigger instance for the same watch, as a restarted triggerer makes it."""
+    trigger = make_trigger(created_after="2020-01-01T00:00:00+00:00")
+    trigger.asset_state_store = store
+    return trigger
+
+
+def test_equal_creation_times_all_fire_once(live_sandbox: Any) -> None:
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    starts = free_starts(live_sandbox, "alice-smith", 4)
+    booked = book(live_sandbox, starts, created_at=created)
+    trigger = make_trigger(created_after=(created - timedelta(seconds=1)).isoformat(), page_size=2)
+
+    events = asyncio.run(run_until(trigger, lambda e: False, timeout=3))
+
+    assert sorted(e["meeting_id"] for e in events) == sorted(booked)
+    assert {e["created_at"] for e in events} == {created.isoformat(timespec="milliseconds")[:-6] + "Z"}
+
+
+def test_a_meeting_the_index_shows_late_still_fires(live_sandbox: Any) -> None:
+    starts = free_starts(live_sandbox, "alice-smith", 2)
+    trigger = make_trigger(
+        overlap_seconds=10, created_after=(datetime.now(timezone.utc) - timedelta(seconds=30)).isoformat()
+    )
+    newer = book(live_sandbox, starts[:1])
+
+    async def scenario() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+
+        async def late_booking() -> list[str]:
+            while not events:  # the trigger saw the newer meeting: its watermark is past "now - 3 s"
+                await asyncio.sleep(0.05)
+            live_sandbox.crm_index_lag_seconds = 1.5
+            # Created 3 s before the meeting already seen, searchable only 1.5 s later.
+            created = datetime.now(timezone.utc) - timedelta(seconds=3)
+            return await asyncio.to_thread(book, live_sandbox, starts[1:], created_at=created)
+
+        booking = asyncio.ensure_future(late_booking())
+
+        async def consume() -> None:
+            async for event in trigger.run():
+                events.append(event.payload)
+                if len(events) == 2:
+                    return
+
+        await asyncio.wait_for(consume(), 10)
+        assert [e["meeting_id"] for e in events] == [*newer, *(await booking)]
+        return events
+
+    asyncio.run(scenario())
+
+
+def test_without_overlap_a_late_meeting_is_missed() -> None:
+    """The overlap is the mechanism: with none, the late meeting is below the watermark (pure logic)."""
+    state = BookingWatermark(watermark_ms=1_000, overlap_ms=0)
+    assert [m.id for m in state.take_new([meeting("a", 5_000)])] == ["a"]
+    assert state.take_new([meeting("late", 2_000), meeting("a", 5_000)]) == []
+    kept = BookingWatermark(watermark_ms=1_000, overlap_ms=5_000)
+    kept.take_new([meeting("a", 5_000)])
+    assert [m.id for m in kept.take_new([meeting("late", 2_000), meeting("a", 5_000)])] == ["late"]
+    assert set(kept.seen) == {"a", "late"}
+
+
+def meeting(meeting_id: str, created_ms: int) -> Any:
+    from hubspot_scheduler_provider.hooks.crm import CrmMeeting
+
+    created = datetime.fromtimestamp(created_ms / 1000, tz=timezone.utc)
+    return CrmMeeting(
+        id=meeting_id,
+        start=created,
+        end=None,
+        title=None,
+        properties={"hs_createdate": created.isoformat().replace("+00:00", "Z")},
+    )
+
+
+def test_serializes_without_secrets_and_rejects_an_empty_watch() -> None:
+    classpath, kwargs = make_trigger(hubspot_conn_id="crm").serialize()
+    assert classpath == "hubspot_scheduler_provider.triggers.new_bookings.NewBookingsTrigger"
+    assert NewBookingsTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert TOKEN not in repr(kwargs)
+    with pytest.raises(ValueError, match="link_ids/slugs/owner_ids"):
+        NewBookingsTrigger()
+
+
+def test_slugs_name_the_pages_and_an_unknown_one_ends_the_watch(live_sandbox: Any) -> None:
+    [start] = free_starts(live_sandbox, "alice-smith", 1)
+    booked = book(live_sandbox, [start])
+    by_slug = make_trigger(link_ids=[], slugs=["alice-smith"])
+    assert [e["meeting_id"] for e in asyncio.run(run_until(by_slug, lambda e: bool(e), timeout=5))] == booked
+
+    [error] = asyncio.run(run_until(make_trigger(link_ids=[], slugs=["no-such-page"]), lambda e: bool(e)))
+    assert error["status"] == "error" and "no-such-page" in error["message"]
