@@ -186,3 +186,17 @@ def test_a_cancelled_meeting_comes_after_a_standing_one_at_the_same_start(sandbo
     found = hook.find_crm_meetings(contact_email="again@example.com", start=start)
     assert [m.id for m in found] == [meeting_ids(sandbox)[1], first]
     assert [m.stands for m in found] == [True, False]
+
+
+def test_a_server_that_ignores_the_sort_is_refused_not_trusted(sandbox, hook, monkeypatch):
+    """Continuing past the cap relies on creation order: a server that answers in another order fails
+    loudly instead of silently missing meetings."""
+    from hubspot_scheduler_provider.errors import HubSpotResponseError
+    from hubspot_scheduler_provider.testing import crm
+
+    # Created in the reverse order of their start times; a server ignoring sorts answers by start.
+    book_visitors(sandbox, 3, created_at=[SANDBOX_NOW + timedelta(seconds=s) for s in (2, 1, 0)])
+    by_start = crm._sort
+    monkeypatch.setattr(crm, "_sort", lambda hits, sorts: by_start(hits, []))
+    with pytest.raises(HubSpotResponseError, match="ascending hs_createdate"):
+        listed_ids(hook, EARLIER)
