@@ -39,6 +39,8 @@ def get_provider_info() -> dict[str, Any]:
                     "hubspot_scheduler_provider.operators.book_meetings",
                     "hubspot_scheduler_provider.operators.meeting_links",
                     "hubspot_scheduler_provider.operators.calendar_meeting",
+                    "hubspot_scheduler_provider.operators.meeting_outcome",
+                    "hubspot_scheduler_provider.operators.export_meetings",
                 ],
             }
         ],

@@ -15,8 +15,9 @@ cancelling or marking a no-show is a ``PATCH`` of ``hs_meeting_outcome``
 
 HubSpot's search answers at most 200 results a page and at most 10,000 per query (paging past it is a
 400). Listing goes in ``(hs_createdate, id)`` order and, at the cap, starts a new query from the last
-creation time seen, skipping the ids already given at that time: a result set of any size is listed
-once, without a miss or a repeat, even when many meetings share one millisecond. Search results carry
+creation time seen, leaving out (``hs_object_id NOT_IN``) and skipping the ids already given at that
+time: a result set of any size is listed once, without a miss or a repeat, even when many meetings
+share one millisecond. Search results carry
 no associations, so the contact of every meeting of a page comes from ONE batch read of associations
 (``POST /crm/v4/associations/meetings/contacts/batch/read``). Searches go through the transport's
 shared CRM search limiter (``hooks.crm.search_limiter_for``); reads and the PATCH count against the
@@ -110,7 +111,7 @@ class CrmMeetings:
             or not 1 <= page_size <= MAX_PAGE_SIZE
         ):
             raise BookingInputError("page_size", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
-        fixed = [property_filter("EQ", BOOKED_THROUGH_PAGES, "hs_engagement_source")]
+        fixed: list[dict[str, Any]] = [property_filter("EQ", BOOKED_THROUGH_PAGES, "hs_engagement_source")]
         fixed += _in_filter("link_ids", link_ids, "hs_engagement_source_id")
         fixed += _in_filter("owner_ids", owner_ids, "hubspot_owner_id")
         if high is not None:
@@ -119,7 +120,15 @@ class CrmMeetings:
         last_ms, given_at_last = low, set[str]()
         after_last = False  # True: every meeting created at last_ms was given; the next query skips it
         while True:
-            query = [*fixed, property_filter("GT" if after_last else "GTE", last_ms, "hs_createdate")]
+            query: list[dict[str, Any]] = [
+                *fixed,
+                property_filter("GT" if after_last else "GTE", last_ms, "hs_createdate"),
+            ]
+            if given_at_last and not after_last and len(given_at_last) <= MAX_FILTER_VALUES:
+                # Leave out what was given at last_ms, so a tie larger than the cap still moves on.
+                query.append(
+                    {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": sorted(given_at_last)}
+                )
             fresh = 0
             for meeting, created, capped in self._query(query, page_size, last_ms, high):
                 if capped:
@@ -145,7 +154,7 @@ class CrmMeetings:
                     )
                 after_last = True
 
-    def _count(self, filters: list[dict[str, str]]) -> int:
+    def _count(self, filters: list[dict[str, Any]]) -> int:
         """How many meetings match ``filters`` (the search's ``total``)."""
         request = {
             "filterGroups": [{"filters": filters}],
@@ -161,7 +170,7 @@ class CrmMeetings:
         return total
 
     def _query(
-        self, filters: list[dict[str, str]], page_size: int, low: int, high: int | None
+        self, filters: list[dict[str, Any]], page_size: int, low: int, high: int | None
     ) -> Iterator[tuple[CrmMeeting, int, bool]]:
         """``(meeting, created_ms, False)`` for every result of one query in order, then one
         ``(_, _, True)`` when the query stopped at the result cap with more results left."""
