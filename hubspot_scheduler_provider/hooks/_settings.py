@@ -26,7 +26,7 @@ from hubspot_scheduler_provider.connection_form import (
     DEFAULT_TIMEOUT_SECONDS,
 )
 from hubspot_scheduler_provider.errors import HubSpotConfigError
-from hubspot_scheduler_provider.redaction import forms_of, redact, register_secret
+from hubspot_scheduler_provider.redaction import forms_of, register_secret
 
 if TYPE_CHECKING:
     from airflow.models.connection import Connection
@@ -240,23 +240,28 @@ _STORAGE_SCHEMES = ("redis", "rediss")
 
 
 def _storage_uri(value: Any, conn_id: str) -> str | None:
-    """A Redis URI for the shared rate-limit window; its password is registered as a secret first."""
+    """A Redis URI for the shared rate-limit window; its password is registered as a secret first, and
+    an error never quotes the URI (a malformed one would otherwise carry its password into the text)."""
     uri = _text(value)
     if uri is None:
         return None
-    try:
-        parts = urlsplit(uri)
-        password, hostname, _ = parts.password, parts.hostname, parts.port
-    except ValueError:
-        parts, password, hostname = None, None, None
+    # The userinfo by hand: urlsplit raises on a bad port or host before its password can be read.
+    authority = uri.split("://", 1)[-1].split("/", 1)[0]
+    userinfo = authority.rpartition("@")[0]
+    password = userinfo.partition(":")[2] if ":" in userinfo else userinfo
     if password:
         register_secret_everywhere(password)
         register_secret_everywhere(unquote(password))
+    try:
+        parts = urlsplit(uri)
+        hostname, _ = parts.hostname, parts.port
+    except ValueError:
+        parts, hostname = None, None
     if parts is None or parts.scheme not in _STORAGE_SCHEMES or not hostname:
-        shown = redact(uri[:100])
         raise HubSpotConfigError(
-            f"hubspot connection {conn_id!r}: rate_limit_storage_uri: {shown!r} is not a Redis URL; "
-            "write it as redis://[:password@]host:port/db (or rediss:// for TLS)"
+            f"hubspot connection {conn_id!r}: rate_limit_storage_uri: not a Redis URL (the value is not "
+            "shown: it may hold a password); write it as redis://[:password@]host:port/db "
+            "(or rediss:// for TLS)"
         )
     return uri
 

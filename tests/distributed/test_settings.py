@@ -34,6 +34,14 @@ def test_storage_uri_is_read_and_its_password_redacted(monkeypatch: pytest.Monke
     ("extra", "field"),
     [
         ({"rate_limit_storage_uri": f"http://:{PASSWORD}@cache:6379"}, "rate_limit_storage_uri"),
+        # Malformed: urlsplit raises on the port or the host before the password can be read from it
+        # (passwords no other test registers, so the scrubber cannot hide a leak here).
+        (
+            {"rate_limit_storage_uri": "redis://:Pw1-NEVER-SHOWN-a91@cache:notaport/0"},
+            "rate_limit_storage_uri",
+        ),
+        ({"rate_limit_storage_uri": "redis://:Pw2-NEVER-SHOWN-b92@[::1/0"}, "rate_limit_storage_uri"),
+        ({"rate_limit_storage_uri": "redis://u:Pw3-NEVER-SHOWN-c93@cache:99999/0"}, "rate_limit_storage_uri"),
         ({"rate_limit_storage_uri": "redis://"}, "rate_limit_storage_uri"),
         (
             {"rate_limit_storage_uri": "redis://h:1", "rate_limit_max_requests": "lots"},
@@ -50,7 +58,7 @@ def test_bad_extras_name_the_field(
 ) -> None:
     with pytest.raises(HubSpotConfigError, match=field) as raised:
         settings_for(monkeypatch, extra=extra)
-    assert PASSWORD not in str(raised.value)
+    assert PASSWORD not in str(raised.value) and "NEVER-SHOWN" not in str(raised.value)
 
 
 def test_key_names_the_account_never_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
