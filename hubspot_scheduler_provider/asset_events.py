@@ -12,7 +12,9 @@ Which bookings emit:
 
 * booked by this try (HubSpot answered): yes;
 * an earlier try's booking, found in this task instance's ledger or in the CRM (``"reconciled":
-  true``): yes: the earlier try failed, so its event never went out;
+  true``): yes: after a failed try, its event never went out. After a SUCCESSFUL try that is cleared
+  and run again, the ledger returns the same booking and it emits again: events are at least once, so
+  consumers dedupe on ``calendarEventId`` (or ``crmMeetingId``);
 * a cross-run ``booking_key`` repeat (another run's booking returned): no: that run emitted it. On
   Airflow < 3.3 such a repeat is found through the CRM and cannot be told from an earlier try's
   booking, so it emits again (at least once, never lost).
