@@ -233,13 +233,16 @@ def _parse_body(body: bytes | str | None) -> tuple[dict[str, Any] | None, str]:
 def _missing_scopes(payload: Mapping[str, Any]) -> list[str]:
     """Scopes from ``context.missingScopes`` and from each ``errors[].context.missingScopes``."""
     scopes: list[str] = []
+    errors = payload.get("errors")
     contexts = [payload.get("context")]
-    contexts += [e.get("context") for e in payload.get("errors") or [] if isinstance(e, Mapping)]
+    # A hostile body may put any JSON where HubSpot puts lists: only lists are walked.
+    if isinstance(errors, list):
+        contexts += [e.get("context") for e in errors if isinstance(e, Mapping)]
     for context in contexts:
-        if isinstance(context, Mapping):
-            for scope in context.get("missingScopes") or []:
-                if str(scope) not in scopes:
-                    scopes.append(str(scope))
+        listed = context.get("missingScopes") if isinstance(context, Mapping) else None
+        for scope in listed if isinstance(listed, list) else []:
+            if str(scope) not in scopes:
+                scopes.append(str(scope))
     return scopes
 
 

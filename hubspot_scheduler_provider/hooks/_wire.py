@@ -7,8 +7,9 @@ Whoever sends through it (the transport, ``HttpOperator`` via ``run()``, code ho
   token to any host, even plain http. The 3xx answer is returned; the transport turns it into an error;
 * **one deadline per request**: ``timeout`` seconds for connect plus every read, not per socket read (a
   server dripping a byte a second would otherwise hold a ``timeout=2`` request open for as long as it
-  drips). A timer shuts the request's socket down when the deadline passes, which wakes a read blocked
-  in the middle of headers or body; the request then fails with :class:`DeadlineExceeded`;
+  drips). One watchdog thread (per process, for every request) shuts the request's socket down when the
+  deadline passes, which wakes a read blocked in the middle of headers or body; the request then fails
+  with :class:`DeadlineExceeded`;
 * **bodies read in chunks up to a size cap** (:class:`ResponseTooLarge` beyond it), gzip/deflate
   inflated here in bounded steps (a gzip bomb never expands past the cap); other encodings are refused.
 """
@@ -16,8 +17,12 @@ Whoever sends through it (the transport, ``HttpOperator`` via ``run()``, code ho
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -57,25 +62,70 @@ class UnsupportedEncoding(requests.exceptions.ContentDecodingError):
     """The answer uses a content encoding the session did not ask for and will not decode."""
 
 
+class _Watchdog:
+    """One daemon thread that expires every request's :class:`_Deadline` when it is due.
+
+    A thread (or ``threading.Timer``) started per request costs more than a whole booking on loopback;
+    here a request's deadline is one heap push, and a finished request's entry is dropped when it
+    reaches the top of the heap."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child (Celery's prefork pool, Airflow's task runner): the parent's thread is not
+        # there, and its lock may have been held at the fork.
+        self._changed = threading.Condition(threading.Lock())
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline, seconds: float) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (time.monotonic() + seconds, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hubspot-deadlines", daemon=True)
+                self._thread.start()
+            elif self._due[0][2] is deadline:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while True:
+                    while self._due and self._due[0][2].finished:
+                        heapq.heappop(self._due)
+                    left = self._due[0][0] - time.monotonic() if self._due else None
+                    if left is not None and left <= 0:
+                        expired = heapq.heappop(self._due)[2]
+                        break
+                    self._changed.wait(left)
+            expired.expire()
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._reset)
+
+
 class _Deadline:
-    """Shuts down the sockets the request uses when ``seconds`` have passed."""
+    """Shuts down the sockets the request uses when ``seconds`` have passed (see :class:`_Watchdog`)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        #: The request ended (answered or failed): the watchdog leaves it alone.
+        self.finished = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
         self._previous = getattr(_current, "deadline", None)
         _current.deadline = self
-        self._timer.start()
+        _WATCHDOG.watch(self, self.seconds)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
+        self.finished = True
         _current.deadline = self._previous
 
     def attach(self, connection: Any) -> None:
@@ -90,8 +140,10 @@ class _Deadline:
             if self.expired:
                 _shut_down(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.finished:
+                return
             self.expired = True
             for sock in self._sockets:
                 _shut_down(sock)

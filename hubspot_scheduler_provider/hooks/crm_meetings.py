@@ -350,3 +350,52 @@ def _next_after(body: dict[str, Any]) -> str | None:
     paging = body.get("paging")
     after = paging.get("next", {}).get("after") if isinstance(paging, dict) else None
     return after if isinstance(after, str) and after else None
+
+
+class CrmMeetingMethods:
+    """The CRM meeting methods of :class:`~hubspot_scheduler_provider.hooks.scheduler.HubSpotSchedulerHook`
+    (a mixin): each a thin call into :class:`CrmMeetings` over the hook's transport."""
+
+    @property
+    def transport(self) -> HubSpotTransport:
+        raise NotImplementedError
+
+    @property
+    def crm_meetings(self) -> CrmMeetings:
+        """The hook's CRM meeting queries and updates (same token, session, retries and pacing)."""
+        return CrmMeetings(self.transport)
+
+    def iter_booked_meetings(
+        self,
+        created_after: datetime,
+        created_before: datetime | None = None,
+        *,
+        link_ids: Sequence[str] = (),
+        owner_ids: Sequence[str] = (),
+        page_size: int = 100,
+    ) -> Iterator[CrmMeeting]:
+        """See :meth:`CrmMeetings.iter_booked_meetings`."""
+        return self.crm_meetings.iter_booked_meetings(
+            created_after, created_before, link_ids=link_ids, owner_ids=owner_ids, page_size=page_size
+        )
+
+    def get_crm_meeting(self, meeting_id: str) -> CrmMeeting:
+        """See :meth:`CrmMeetings.get_meeting`."""
+        return self.crm_meetings.get_meeting(meeting_id)
+
+    def set_meeting_outcome(self, meeting_id: str, outcome: str) -> tuple[CrmMeeting, bool]:
+        """See :meth:`CrmMeetings.set_meeting_outcome` (``True``: changed; the same outcome again
+        sends nothing)."""
+        return self.crm_meetings.set_meeting_outcome(meeting_id, outcome)
+
+    def find_crm_meetings(
+        self,
+        *,
+        calendar_event_id: str | None = None,
+        contact_email: str | None = None,
+        start: datetime | str | None = None,
+    ) -> list[CrmMeeting]:
+        """See :meth:`CrmMeetings.find_meetings`."""
+        return self.crm_meetings.find_meetings(
+            calendar_event_id=calendar_event_id, contact_email=contact_email, start=start
+        )

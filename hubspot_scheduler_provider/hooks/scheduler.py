@@ -35,6 +35,7 @@ from hubspot_scheduler_provider.hooks._settings import (
 )
 from hubspot_scheduler_provider.hooks._transport import HubSpotTransport, correlation_id
 from hubspot_scheduler_provider.hooks._wire import BoundedSession
+from hubspot_scheduler_provider.hooks.crm_meetings import CrmMeetingMethods
 from hubspot_scheduler_provider.pacing import RateLimitState
 from hubspot_scheduler_provider.redaction import redacting
 from hubspot_scheduler_provider.retry_rules import RetryPolicy
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from hubspot_scheduler_provider.api_versions import ApiVersion
-    from hubspot_scheduler_provider.hooks.crm import CrmMeeting
-    from hubspot_scheduler_provider.hooks.crm_meetings import CrmMeetings
     from hubspot_scheduler_provider.models import (
         AvailabilityPage,
         BookingInfo,
@@ -77,11 +76,13 @@ def check_link_type(value: Any, field: str = "type") -> str:
     return require_choice(field, value, LINK_TYPES, error=BookingInputError)
 
 
-class HubSpotSchedulerHook(HttpOperatorCompatibility, HttpHook):
+class HubSpotSchedulerHook(HttpOperatorCompatibility, CrmMeetingMethods, HttpHook):
     """Talk to HubSpot's Scheduler API through a ``hubspot`` connection.
 
     ``get_conn``, ``run`` and ``check_response`` (what the stock ``HttpOperator`` calls) come from
-    :class:`~hubspot_scheduler_provider.hooks._http_compat.HttpOperatorCompatibility`.
+    :class:`~hubspot_scheduler_provider.hooks._http_compat.HttpOperatorCompatibility`; the CRM meeting
+    methods (``iter_booked_meetings``, ``set_meeting_outcome``, ...) from
+    :class:`~hubspot_scheduler_provider.hooks.crm_meetings.CrmMeetingMethods`.
 
     :param hubspot_conn_id: connection whose password is the access token (service key, private-app or
         OAuth access token), or whose extras hold ``client_id``/``client_secret``/``refresh_token``.
@@ -455,22 +456,3 @@ class HubSpotSchedulerHook(HttpOperatorCompatibility, HttpHook):
         with self._init_lock:
             if self._session is not None:
                 self._session.close()
-
-    # ------------------------------------------------------------------ booked meetings (hooks.crm_meetings)
-    @property
-    def crm_meetings(self) -> CrmMeetings:
-        from hubspot_scheduler_provider.hooks.crm_meetings import CrmMeetings
-
-        return CrmMeetings(self.transport)
-
-    def iter_booked_meetings(self, *args: Any, **kwargs: Any) -> Iterator[CrmMeeting]:
-        return self.crm_meetings.iter_booked_meetings(*args, **kwargs)
-
-    def get_crm_meeting(self, meeting_id: str) -> CrmMeeting:
-        return self.crm_meetings.get_meeting(meeting_id)
-
-    def set_meeting_outcome(self, meeting_id: str, outcome: str) -> tuple[CrmMeeting, bool]:
-        return self.crm_meetings.set_meeting_outcome(meeting_id, outcome)
-
-    def find_crm_meetings(self, **booking: Any) -> list[CrmMeeting]:
-        return self.crm_meetings.find_meetings(**booking)

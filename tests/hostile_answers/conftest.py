@@ -106,6 +106,12 @@ ENDPOINTS: dict[str, Call] = {
         "501", datetime(2026, 12, 2, 14, tzinfo=timezone.utc)
     ),
     "http_operator_run": lambda hook: hook.run("/crm/v3/objects/contacts/501"),
+    "iter_booked_meetings": lambda hook: list(
+        hook.iter_booked_meetings(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    ),
+    "get_crm_meeting": lambda hook: hook.get_crm_meeting("501"),
+    "set_meeting_outcome": lambda hook: hook.set_meeting_outcome("501", "CANCELED"),
+    "find_crm_meetings": lambda hook: hook.find_crm_meetings(calendar_event_id="cal-501"),
 }
 #: Writes: an unreadable or unfinished answer leaves their outcome unknown.
 WRITES = frozenset({"book_meeting", "create_calendar_meeting"})
