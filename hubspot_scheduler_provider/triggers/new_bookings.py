@@ -18,13 +18,19 @@ one millisecond); keep it at least the lag. ``seen`` holds only the ids inside t
 **Where the watermark lives**: Airflow 3.3+ injects the watched asset's state store into event
 triggers (``BaseEventTrigger.asset_state_store``); the watermark and the ids seen are kept there under
 :meth:`NewBookingsTrigger.state_key`, so a triggerer restart resumes where it stopped (bookings made
-while the triggerer was down fire after it). The state is written :data:`COMMIT_DELAY_SECONDS` after a
-poll's events left the trigger: Airflow's triggerer hands fired events to the metadata database once per
-loop (about a second) and does not flush them when it stops, so writing at once could lose them. A
-restart inside that delay fires that poll's meetings again (at least once, never lost). Airflow 3.0-3.2
-(and 2.11, a deferred sensor's trigger) have no such store: the state lives in memory, and a restarted
-trigger starts again from ``created_after`` (meetings since then fire again) or, without it, from the
-moment it starts (meetings booked while it was down do not fire).
+while the triggerer was down fire after it). The first start stores its starting watermark at once,
+so a restart before any booking resumes from it too; later, the state is written
+:data:`COMMIT_DELAY_SECONDS` after a poll's events left the trigger: Airflow's triggerer hands fired
+events to the metadata database once per loop (about a second) and does not flush them when it stops,
+so writing at once could lose them. A restart inside that delay fires that poll's meetings again (at
+least once, never lost). Airflow 3.0-3.2 (and 2.11, a deferred sensor's trigger) have no such store:
+the state lives in memory, and a restarted trigger starts again from ``created_after`` (meetings since
+then fire again) or, without it, from the moment it starts (meetings booked while it was down do not
+fire).
+
+**Errors** never reach an asset watcher as events (Airflow would make an error event an asset event, a
+run for a booking that does not exist, and end the watch): they are logged (scrubbed) and the search
+is tried again with a back-off. Only the sensor's form (``single_event``) ends with an error event.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ DEFAULT_OVERLAP_SECONDS = 120.0
 COMMIT_DELAY_SECONDS = 3.0
 #: Meetings fired per poll at most; the rest follow on the next poll (oldest first).
 MAX_EVENTS_PER_POLL = 500
+#: An asset watcher's longest wait between polls that fail in a way waiting cannot fix (a bad token).
+MAX_FATAL_BACKOFF_SECONDS = 300.0
 _STATE_PREFIX = "hubspot-new-bookings:"
 
 
@@ -128,8 +136,10 @@ class NewBookingsTrigger(BaseEventTrigger):
     """Fire one event per meeting booked through the chosen meeting pages (or of the chosen owners).
 
     Each event's payload: ``meeting_id``, ``start`` (ISO 8601 UTC), ``owner_id``, ``contact_id``,
-    ``link_id`` (the page) and ``created_at``. Errors waiting cannot fix (a rejected token, a missing
-    scope) end the trigger with ``{"status": "error", ...}``; rate limits and outages are waited out.
+    ``link_id`` (the page) and ``created_at``. Rate limits and outages are waited out. Errors waiting
+    cannot fix (a rejected token, a missing scope, an unknown slug) are logged at ERROR and polled
+    again with a back-off (an asset watcher has no task to fail); only ``single_event`` (the sensor)
+    ends with ``{"status": "error", ...}``.
 
     :param link_ids: Meeting page ids (``MeetingLink.id``; HubSpot's ``hs_engagement_source_id``).
     :param slugs: Meeting page slugs, turned into page ids by one read of the meeting pages when the
@@ -232,26 +242,24 @@ class NewBookingsTrigger(BaseEventTrigger):
 
     async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         state = await self._load_state()
-        if self.slugs:
-            try:
-                self._watched_links = await asyncio.to_thread(self.watched_link_ids, self.hook)
-            except Exception as error:
-                yield _error_event(error)
-                return
+        failures = 0
         while True:
             pause = self.hook.rate_limit_state.pause_before_request()
             if pause > 0:
                 await asyncio.sleep(pause)
             try:
+                if self.slugs and not hasattr(self, "_watched_links"):
+                    self._watched_links = await asyncio.to_thread(self.watched_link_ids, self.hook)
                 meetings = await asyncio.to_thread(self._search, state)
             except Exception as error:
-                wait = poll_again_after(error, self.poll_interval)
+                failures += 1
+                wait = self._wait_after(error, failures)
                 if wait is None:
                     yield _error_event(error)
                     return
-                self.log.warning("Searching new bookings failed (%s); again in %.1f s", error, wait)
                 await asyncio.sleep(wait)
                 continue
+            failures = 0
             fresh = state.take_new(meetings)
             started = time.monotonic()
             if fresh and self.single_event:
@@ -265,6 +273,34 @@ class NewBookingsTrigger(BaseEventTrigger):
                 await asyncio.sleep(COMMIT_DELAY_SECONDS)
                 await self._save_state(state)
             await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - started)))
+
+    def _wait_after(self, error: Exception, failures: int) -> float | None:
+        """Seconds before the next poll after ``failures`` failed polls in a row, or None: end with an
+        error event (only the sensor's ``single_event`` form, so the task fails saying why).
+
+        An asset watcher never yields an error: Airflow would turn it into an asset event (a run for a
+        booking that does not exist) and end the watch. Errors waiting cannot fix (bad input, a rejected
+        token, a missing scope) are logged at ERROR on every try, with a back-off from ``poll_interval``
+        doubling up to :data:`MAX_FATAL_BACKOFF_SECONDS`, until a person fixes them."""
+        from hubspot_scheduler_provider.redaction import redacting
+
+        log = redacting(self.log)
+        wait = poll_again_after(error, self.poll_interval)
+        if wait is not None:
+            log.warning("Searching new bookings failed (%s); again in %.1f s", error, wait)
+            return wait
+        if self.single_event:
+            return None
+        cap = max(self.poll_interval, MAX_FATAL_BACKOFF_SECONDS)
+        wait = min(self.poll_interval * 2 ** min(failures - 1, 30), cap)
+        log.error(
+            "Watching new bookings fails (%s: %s), which waiting cannot fix; fix it (the watch goes on, "
+            "again in %.1f s)",
+            type(error).__name__,
+            error,
+            wait,
+        )
+        return wait
 
     def _search(self, state: BookingWatermark) -> list[CrmMeeting]:
         """One search from the overlap below the watermark (its pages, as far as
@@ -311,7 +347,10 @@ class NewBookingsTrigger(BaseEventTrigger):
                 return stored
         start = _parse_instant(self.created_after) if self.created_after else datetime.now(timezone.utc)
         # The first search starts at the given moment, not an overlap before it.
-        return BookingWatermark(int(start.timestamp() * 1000) + overlap_ms, overlap_ms)
+        state = BookingWatermark(int(start.timestamp() * 1000) + overlap_ms, overlap_ms)
+        # Stored at once: a restart before the first booking resumes from here, not from a later "now".
+        await self._save_state(state)
+        return state
 
     async def _save_state(self, state: BookingWatermark) -> None:
         if self._store is None:

@@ -102,8 +102,8 @@ def test_no_repeat_and_no_miss_across_a_restart(live_sandbox: Any) -> None:
     first = book(live_sandbox, starts[:3])
     trigger = make_trigger()
     trigger.asset_state_store = store
-    # Stopped once its 3 events are out and their (delayed) commit is written.
-    before = asyncio.run(run_until(trigger, lambda e: len(e) == 3 and store.writes > 0))
+    # Stopped once its 3 events are out and their (delayed) commit is written (after the first start's).
+    before = asyncio.run(run_until(trigger, lambda e: len(e) == 3 and store.writes > 1))
 
     second = book(live_sandbox, starts[3:])  # booked while the triggerer is down
     restarted = trigger_with(store)
@@ -198,11 +198,92 @@ def test_serializes_without_secrets_and_rejects_an_empty_watch() -> None:
         NewBookingsTrigger()
 
 
-def test_slugs_name_the_pages_and_an_unknown_one_ends_the_watch(live_sandbox: Any) -> None:
+def test_slugs_name_the_pages_and_an_unknown_one_is_logged_not_fired(
+    live_sandbox: Any, task_logs: Callable[[], str]
+) -> None:
     [start] = free_starts(live_sandbox, "alice-smith", 1)
     booked = book(live_sandbox, [start])
     by_slug = make_trigger(link_ids=[], slugs=["alice-smith"])
     assert [e["meeting_id"] for e in asyncio.run(run_until(by_slug, lambda e: bool(e), timeout=5))] == booked
 
-    [error] = asyncio.run(run_until(make_trigger(link_ids=[], slugs=["no-such-page"]), lambda e: bool(e)))
+    unknown = make_trigger(link_ids=[], slugs=["no-such-page"])
+    assert asyncio.run(run_until(unknown, lambda e: False, timeout=1.5)) == []
+    assert [line for line in logged_errors(task_logs()) if "no-such-page" in line]
+    [error] = asyncio.run(
+        run_until(make_trigger(link_ids=[], slugs=["no-such-page"], single_event=True), bool)
+    )
     assert error["status"] == "error" and "no-such-page" in error["message"]
+
+
+def test_a_restart_before_the_first_booking_fires_bookings_made_while_down(live_sandbox: Any) -> None:
+    """No ``created_after`` (the example DAG's watch): the first start's watermark is stored at once."""
+    store = MemoryStateStore()
+    first = make_trigger(created_after=None)
+    first.asset_state_store = store
+    assert asyncio.run(run_until(first, lambda e: bool(searches(live_sandbox)))) == []  # one empty poll
+
+    booked = book(live_sandbox, free_starts(live_sandbox, "alice-smith", 1))  # while the triggerer is down
+    restarted = make_trigger(created_after=None)
+    restarted.asset_state_store = store
+    after = asyncio.run(run_until(restarted, bool, timeout=10))
+
+    assert [e["meeting_id"] for e in after] == booked
+
+
+def searches(hubspot: Any) -> list[Any]:
+    """The CRM meeting searches the sandbox answered (fault or not)."""
+    from hubspot_scheduler_provider.hooks.crm import MEETING_SEARCH_PATH
+
+    return [r for r in hubspot.requests if r.path == MEETING_SEARCH_PATH]
+
+
+@pytest.mark.parametrize("code", [401, 403, 503])
+def test_a_watcher_logs_errors_keeps_polling_and_fires_after_they_clear(
+    live_sandbox: Any, code: int, task_logs: Callable[[], str]
+) -> None:
+    """An asset watcher's error event would become an asset event (a run for no booking) and end the watch."""
+    from hubspot_scheduler_provider.hooks.crm import MEETING_SEARCH_PATH
+    from hubspot_scheduler_provider.testing.faults import Status
+
+    live_sandbox.inject(Status(code), path_contains=MEETING_SEARCH_PATH, times=3)
+    start = free_starts(live_sandbox, "alice-smith", 1)
+    booked: list[str] = []
+
+    def book_once_the_fault_cleared(events: list[dict[str, Any]]) -> bool:
+        answered = [r.status for r in searches(live_sandbox)]
+        if not booked and answered.count(code) == 3 and answered[-1] == 200:
+            booked.extend(book(live_sandbox, start))
+        return bool(events)
+
+    events = asyncio.run(run_until(make_trigger(), book_once_the_fault_cleared, timeout=30))
+
+    assert booked and [e.get("meeting_id") for e in events] == booked
+    logs = task_logs()
+    assert TOKEN not in logs
+    assert bool(logged_errors(logs)) is (code < 500)  # waiting cannot fix a 401/403: ERROR each time
+    assert "Searching new bookings failed" in logs or code < 500
+
+
+def logged_errors(logs: str) -> list[str]:
+    """The trigger's ERROR lines (Airflow 3: structlog's ``[error ...]``; 2: logging's ``ERROR``)."""
+    return [
+        line
+        for line in logs.splitlines()
+        if "waiting cannot fix" in line and ("[error" in line or "ERROR" in line)
+    ]
+
+
+def test_the_sensor_form_still_ends_with_the_error(live_sandbox: Any) -> None:
+    from airflow.exceptions import AirflowException
+
+    from hubspot_scheduler_provider.hooks.crm import MEETING_SEARCH_PATH
+    from hubspot_scheduler_provider.sensors.new_bookings import NewBookingsSensor
+    from hubspot_scheduler_provider.testing.faults import Status
+
+    live_sandbox.inject(Status(401), path_contains=MEETING_SEARCH_PATH)
+    [error] = asyncio.run(run_until(make_trigger(single_event=True), bool))
+
+    assert error["status"] == "error" and TOKEN not in repr(error)
+    sensor = NewBookingsSensor(task_id="wait", link_ids=[ALICE_LINK], created_after="2020-01-01T00:00:00Z")
+    with pytest.raises(AirflowException, match=r"Waiting for new bookings failed: .+"):
+        sensor.execute_complete({}, error)
