@@ -67,8 +67,10 @@ class ExportMeetingsOperator(HubSpotHookMixin, BaseOperator):
     Meetings the CRM index has not caught up with yet (seconds) are left for the window they were
     created in: export a window once it has ended.
 
-    Returns (to XCom) a summary only: ``{"path", "rows", "created_after", "created_before"}``. A failed
-    export removes its partial file. Everything is checked before any request.
+    Returns (to XCom) a summary only: ``{"path", "rows", "created_after", "created_before"}``. Rows go
+    to a temporary sibling (``.<name>.tmp-<try>-<random>``) moved onto the destination only once complete:
+    a failed re-run leaves the earlier export as it was and removes its temporary. Everything is checked
+    before any request.
 
     :param destination: Where to write: an ``ObjectStoragePath`` or its URL, e.g.
         ``"file:///tmp/hubspot-exports/{{ ds }}.jsonl"``. Templated.
@@ -131,13 +133,17 @@ class ExportMeetingsOperator(HubSpotHookMixin, BaseOperator):
             first = next(meetings, None)  # checks the arguments and reads page 1 before touching storage
             rows = 0
             _make_parent(path)
+            # Written beside the destination, moved into place only when complete: a failed (or killed)
+            # re-run never truncates nor removes the last good export, nor leaves half a file under its name.
+            partial = _temporary_sibling(path, context)
             try:
-                with path.open("w", encoding="utf-8") as output:
+                with partial.open("w", encoding="utf-8") as output:
                     for meeting in meetings if first is None else _chain(first, meetings):
                         output.write(json.dumps(meeting_row(meeting), separators=(",", ":")) + "\n")
                         rows += 1
+                partial.replace(path)
             except BaseException:
-                _remove_quietly(path)
+                _remove_quietly(partial)
                 raise
         window = f"[{format_utc(low)}, {format_utc(high) if high else 'now'})"
         self.log.info("Exported %d meeting(s) created in %s to %s", rows, window, path)
@@ -203,6 +209,15 @@ def _chain(first: CrmMeeting, rest: Any) -> Any:
 def _make_parent(path: Any) -> None:
     with contextlib.suppress(FileExistsError, NotImplementedError):  # object stores have no folders
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _temporary_sibling(path: Any, context: Context) -> Any:
+    """A hidden name in the destination's folder (same filesystem, so the final move is a rename there)."""
+    import secrets
+
+    ti = context.get("ti")
+    try_number = getattr(ti, "try_number", None) or 0
+    return path.with_name(f".{path.name}.tmp-{try_number}-{secrets.token_hex(4)}")
 
 
 def _remove_quietly(path: Any) -> None:

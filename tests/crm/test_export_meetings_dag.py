@@ -144,17 +144,40 @@ def test_bad_arguments_fail_with_no_request_and_no_file(sandbox, tmp_path, kwarg
     assert not target.exists()
 
 
-def test_a_failed_export_leaves_no_partial_file(sandbox, tmp_path):
+def _leftovers(folder: Any, keep: Any) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p != keep)
+
+
+def test_a_failed_re_run_keeps_the_earlier_export_and_leaves_no_temporary(sandbox, tmp_path):
     from hubspot_scheduler_provider.testing import Delay, Status
 
     book_visitors(sandbox, 5)
-    target = tmp_path / "partial.jsonl"
-    # The third search fails for good (a 403 is not retried), after two pages were written.
+    target = tmp_path / "day.jsonl"
+    arguments = {"destination": f"file://{target}", "created_after": "2026-12-01T00:00:00Z", "page_size": 2}
+    assert _run("export_first", **arguments).state == "success"
+    earlier = target.read_bytes()
+    assert len(earlier.splitlines()) == 5
+    searches_before = len(requests_to(sandbox, "POST", SEARCH_PATH))
+    # The re-run's third search fails for good (a 403 is not retried), after two pages were written.
     sandbox.inject(Delay(0.0), method="POST", path_contains="/meetings/search", times=2)
     sandbox.inject(Status(403), method="POST", path_contains="/meetings/search", times=1)
-    run = _run(
-        "export_fails", destination=f"file://{target}", created_after="2026-12-01T00:00:00Z", page_size=2
-    )
+    run = _run("export_rerun_fails", **arguments)
     assert run.state == "failed"
-    assert [r.fault for r in requests_to(sandbox, "POST", SEARCH_PATH)] == ["Delay", "Delay", "Status"]
-    assert not target.exists()
+    faults = [r.fault for r in requests_to(sandbox, "POST", SEARCH_PATH)[searches_before:]]
+    assert faults == ["Delay", "Delay", "Status"]
+    assert target.read_bytes() == earlier
+    assert _leftovers(tmp_path, target) == []
+
+
+def test_a_successful_re_run_replaces_the_earlier_export(sandbox, tmp_path):
+    book_visitors(sandbox, 2)
+    target = tmp_path / "day.jsonl"
+    arguments = {"destination": f"file://{target}", "created_after": "2026-12-01T00:00:00Z"}
+    assert _run("export_before", **arguments).state == "success"
+    assert len(_rows(target)) == 2
+    book_visitors(sandbox, 1, created_at=[SANDBOX_NOW + timedelta(minutes=1)])
+    run = _run("export_again", **arguments)
+    assert run.state == "success"
+    assert [row["meeting_id"] for row in _rows(target)] == meeting_ids(sandbox)
+    assert len(meeting_ids(sandbox)) == 3
+    assert _leftovers(tmp_path, target) == []
