@@ -85,6 +85,11 @@ def serialize_for_test(dag: Any) -> None:
     """Make an in-memory ``dag`` runnable by ``dag.test()`` (Airflow 3: write its serialized form)."""
     if not AIRFLOW_V_3:
         return
+    if getattr(dag, "relative_fileloc", None) is None:
+        # What the DagBag sets when it parses a file without a bundle path. An in-memory DAG has none;
+        # 3.1+ write the serialized DAG without it, 3.0 requires it (``'LazyDeserializedDAG' object
+        # has no attribute 'relative_fileloc'``).
+        dag.relative_fileloc = dag.fileloc
     bag = dagbag_class()(dag_folder=_empty_folder())
     bag.bag_dag(dag)
     write_serialized_dags(bag)
@@ -111,6 +116,26 @@ def run_task_in_process(ti: Any, task: Any, session: Any) -> None:
 
         ti.task = task
         run_in_process(ti=ti, inline_trigger=True, session=session)
+
+
+def task_sdk_logs_at_the_configured_level() -> None:
+    """Filter the task SDK's structlog loggers at ``[logging] logging_level``, as a deployment does.
+
+    Airflow 3.1+ configure structlog when ``airflow`` is imported; 3.0 leaves it at structlog's default,
+    which prints DEBUG lines, so its ``dag.test()`` echoes every supervisor message, secrets included
+    (``Sending request msg=MaskSecret(value=...)``). A 3.0 deployment's processes configure it at
+    the configured level. Elsewhere this does nothing.
+    """
+    import logging
+
+    import structlog
+
+    if structlog.is_configured():
+        return
+    from airflow.configuration import conf
+
+    level = logging.getLevelName(conf.get("logging", "logging_level", fallback="INFO").upper())
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
 def has_base_dry_run(operator: Any) -> bool:
@@ -158,3 +183,42 @@ def earlier_tries(dag_run: Any, task_id: str, map_index: int = -1) -> list[dict[
             .all()
         )
         return [{column: getattr(row, column, None) for column in columns} for row in rows]
+
+
+def xcom_table() -> Any:
+    """The XCom table's ORM class: ``XComModel`` in Airflow 3 (``XCom`` is the task SDK's), ``XCom`` in 2."""
+    if AIRFLOW_V_3:
+        from airflow.models.xcom import XComModel
+
+        return XComModel
+    from airflow.models.xcom import XCom  # pragma: no cover - Airflow 2
+
+    return XCom
+
+
+def stored_xcom_value(dag_run: Any, task_id: str, key: str, map_index: int) -> Any:
+    """One XCom as stored in the metadata DB, deserialized as the API server does.
+
+    A plain ``select`` of the value column: ``XComModel.get_many`` answers a ``select`` from 3.1 but
+    an ORM ``Query`` in 3.0 (SQLAlchemy 1.4), which has no ``with_only_columns``.
+    """
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(
+            run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index
+        )
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    table = xcom_table()
+    query = select(table.value).where(
+        table.dag_id == dag_run.dag_id,
+        table.run_id == dag_run.run_id,
+        table.task_id == task_id,
+        table.key == key,
+        table.map_index == map_index,
+    )
+    with create_session() as session:
+        row = session.execute(query).first()
+    return None if row is None else table.deserialize_value(row)

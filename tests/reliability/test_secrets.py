@@ -17,6 +17,7 @@ from hubspot_scheduler_provider.errors import HubSpotConfigError, error_from_res
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
+from tests.compat import xcom_table
 from tests.reliability.helpers import (
     FAST_SETTLE,
     REPORTED,
@@ -53,12 +54,9 @@ def stored_for(dag_ids: list[str]) -> str:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.utils.session import create_session
 
-    try:
-        from airflow.models.xcom import XComModel as XComTable
-    except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom as XComTable  # type: ignore[assignment]
+    xcom = xcom_table()
     with create_session() as session:
-        xcoms = [row.value for row in session.query(XComTable).filter(XComTable.dag_id.in_(dag_ids)).all()]
+        xcoms = [row.value for row in session.query(xcom).filter(xcom.dag_id.in_(dag_ids)).all()]
         rendered = [
             row.rendered_fields
             for row in session.query(RenderedTaskInstanceFields)
