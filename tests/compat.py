@@ -7,6 +7,7 @@ Public, stable imports (``airflow.providers.common.compat.sdk``) stay in the tes
 
 from __future__ import annotations
 
+import re
 import tempfile
 from contextlib import contextmanager
 from functools import cache
@@ -32,6 +33,9 @@ _DAGBAG_IN_DAG_PROCESSING = airflow_at_least("3.2")
 #: ``context["task_state_store"]`` and ``retry_policy=`` on operators (Airflow 3.3's task SDK).
 HAS_TASK_STATE_STORE = airflow_at_least("3.3")
 HAS_RETRY_POLICY = airflow_at_least("3.3")
+#: ``BaseOperator.dry_run()`` (what ``airflow tasks test --dry-run`` calls): Airflow 2 and 3.1+; 3.0's
+#: task SDK BaseOperator has none.
+HAS_BASE_DRY_RUN = not AIRFLOW_V_3 or airflow_at_least("3.1")
 
 requires_airflow_3 = pytest.mark.skipif(
     not AIRFLOW_V_3, reason=f"needs Airflow 3 (this is {AIRFLOW_VERSION})"
@@ -118,13 +122,14 @@ def run_task_in_process(ti: Any, task: Any, session: Any) -> None:
         run_in_process(ti=ti, inline_trigger=True, session=session)
 
 
-def task_sdk_logs_at_the_configured_level() -> None:
-    """Filter the task SDK's structlog loggers at ``[logging] logging_level``, as a deployment does.
+def task_sdk_logging_as_in_3_1() -> None:
+    """Configure the task SDK's structlog loggers as Airflow 3.1+ do when ``airflow`` is imported.
 
-    Airflow 3.1+ configure structlog when ``airflow`` is imported; 3.0 leaves it at structlog's default,
-    which prints DEBUG lines, so its ``dag.test()`` echoes every supervisor message, secrets included
-    (``Sending request msg=MaskSecret(value=...)``). A 3.0 deployment's processes configure it at
-    the configured level. Elsewhere this does nothing.
+    3.0 leaves structlog unconfigured in the test process, and structlog's defaults print DEBUG lines
+    and rich tracebacks with every frame's local variables, so 3.0's ``dag.test()`` echoes supervisor
+    messages (``Sending request msg=MaskSecret(value=<the secret>)``) and the locals of a failed task
+    (its token, its OAuth form). 3.1+ filter at ``[logging] logging_level`` and print plain tracebacks,
+    as 3.0's own task processes do in a deployment (JSON logs, no locals). Elsewhere this does nothing.
     """
     import logging
 
@@ -135,12 +140,31 @@ def task_sdk_logs_at_the_configured_level() -> None:
     from airflow.configuration import conf
 
     level = logging.getLevelName(conf.get("logging", "logging_level", fallback="INFO").upper())
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+    processors = [
+        # No colours off a terminal (3.1+ check ``isatty``): tests read captured output.
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if isinstance(processor, structlog.dev.ConsoleRenderer)
+        else processor
+        for processor in structlog.get_config()["processors"]
+    ]
+    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
-def has_base_dry_run(operator: Any) -> bool:
-    """Whether BaseOperator has ``dry_run()`` (``airflow tasks test --dry-run``): not 3.0's task SDK."""
-    return callable(getattr(type(operator), "dry_run", None))
+#: Airflow 3.0's supervisor logging, at DEBUG, a secret the task asked it to mask (before masking it).
+_MASK_SECRET_ECHO = re.compile(r"\[debug\s*\]\s+Sending request\s+msg=MaskSecret\(")
+
+
+def without_airflows_mask_secret_echo(output: str) -> str:
+    """The output of an ``airflow tasks test`` run without Airflow 3.0's echo of the secrets to mask.
+
+    3.0's CLI leaves structlog at DEBUG, and its supervisor logs each request of the task runner, so
+    every ``mask_secret()`` call prints ``Sending request msg=MaskSecret(value=<the secret>)`` (the
+    secret in the clear the first time, masked later). Whoever registers a secret with Airflow's masker
+    gets that line; 3.1+ log at ``[logging] logging_level``. Only those lines are dropped, only on 3.0.
+    """
+    if not AIRFLOW_V_3 or airflow_at_least("3.1"):
+        return output
+    return "\n".join(line for line in output.splitlines() if not _MASK_SECRET_ECHO.search(line))
 
 
 @contextmanager

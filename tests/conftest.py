@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from tests.compat import task_sdk_logs_at_the_configured_level
+    from tests.compat import task_sdk_logging_as_in_3_1
 
-    task_sdk_logs_at_the_configured_level()
+    task_sdk_logging_as_in_3_1()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from hubspot_scheduler_provider.errors import HubSpotConfigError, error_from_res
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
-from tests.compat import xcom_table
+from tests.compat import without_airflows_mask_secret_echo, xcom_table
 from tests.reliability.helpers import (
     FAST_SETTLE,
     REPORTED,
@@ -366,7 +366,7 @@ def test_echoed_secrets_never_leave_a_task_run_where_airflows_masker_runs(airflo
     finally:
         server.close()
 
-    task_output = "\n".join(outputs.values())
+    task_output = without_airflows_mask_secret_echo("\n".join(outputs.values()))
     assert (tmp_path / "stored.json").exists(), task_output[-4000:]
     haystacks = {
         "task output (logs, exception texts)": task_output,
