@@ -150,12 +150,11 @@ def task_sdk_logging_as_in_3_1() -> None:
     (its token, its OAuth form). 3.1+ filter at ``[logging] logging_level`` and print plain tracebacks,
     as 3.0's own task processes do in a deployment (JSON logs, no locals). Elsewhere this does nothing.
     """
+    if not _AIRFLOW_3_0:
+        return
     import logging
 
     import structlog
-
-    if structlog.is_configured():
-        return
     from airflow.configuration import conf
 
     level = logging.getLevelName(conf.get("logging", "logging_level", fallback="INFO").upper())
