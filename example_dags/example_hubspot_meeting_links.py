@@ -67,7 +67,9 @@ with DAG(
     def slugs(links: list[dict[str, Any]]) -> list[str]:
         return [link["slug"] for link in links]
 
-    @task(map_index_template="{{ task.op_kwargs['slug'] }}")
+    # One XCom per page (not one per key, which a dict return type implies): Airflow 3.0.6 cannot store
+    # a key whose value is None ("slot" of a page without a free slot).
+    @task(map_index_template="{{ task.op_kwargs['slug'] }}", multiple_outputs=False)
     def next_free_slot(slug: str, params: dict[str, Any]) -> dict[str, Any]:
         from hubspot_scheduler_provider.errors import BookingInputError
         from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook

@@ -7,6 +7,7 @@ Public, stable imports (``airflow.providers.common.compat.sdk``) stay in the tes
 
 from __future__ import annotations
 
+import re
 import tempfile
 from contextlib import contextmanager
 from functools import cache
@@ -32,6 +33,9 @@ _DAGBAG_IN_DAG_PROCESSING = airflow_at_least("3.2")
 #: ``context["task_state_store"]`` and ``retry_policy=`` on operators (Airflow 3.3's task SDK).
 HAS_TASK_STATE_STORE = airflow_at_least("3.3")
 HAS_RETRY_POLICY = airflow_at_least("3.3")
+#: ``BaseOperator.dry_run()`` (what ``airflow tasks test --dry-run`` calls): Airflow 2 and 3.1+; 3.0's
+#: task SDK BaseOperator has none.
+HAS_BASE_DRY_RUN = not AIRFLOW_V_3 or airflow_at_least("3.1")
 
 requires_airflow_3 = pytest.mark.skipif(
     not AIRFLOW_V_3, reason=f"needs Airflow 3 (this is {AIRFLOW_VERSION})"
@@ -42,6 +46,25 @@ requires_task_state_store = pytest.mark.skipif(
 )
 requires_retry_policy = pytest.mark.skipif(
     not HAS_RETRY_POLICY, reason=f"retry_policy= is Airflow 3.3+'s (this is {AIRFLOW_VERSION})"
+)
+
+#: Airflow 3.0.x (the task SDK's first release): behaviours of its deployment the e2e tier cannot work around.
+_AIRFLOW_3_0 = AIRFLOW_V_3 and not airflow_at_least("3.1")
+not_on_3_0_triggerer = pytest.mark.skipif(
+    _AIRFLOW_3_0,
+    reason=(
+        "Airflow 3.0.6's triggerer dies ('RuntimeError: Response read out of order!' in "
+        "sync_state_to_supervisor, then 'Trigger runner process has died! Exiting.') when a trigger's "
+        "connection lookup and its state sync use the supervisor channel at once; tested on 3.3"
+    ),
+)
+not_on_3_0_clear_of_a_running_task = pytest.mark.skipif(
+    _AIRFLOW_3_0,
+    reason=(
+        "Airflow 3.0.6 kills a try cleared while running (its heartbeat answers 404) but leaves the task "
+        "instance 'restarting' until [scheduler] task_instance_heartbeat_timeout (300 s) passes, so the "
+        "next try starts minutes later; clearing a running task is tested on 3.3"
+    ),
 )
 
 
@@ -85,6 +108,11 @@ def serialize_for_test(dag: Any) -> None:
     """Make an in-memory ``dag`` runnable by ``dag.test()`` (Airflow 3: write its serialized form)."""
     if not AIRFLOW_V_3:
         return
+    if getattr(dag, "relative_fileloc", None) is None:
+        # What the DagBag sets when it parses a file without a bundle path. An in-memory DAG has none;
+        # 3.1+ write the serialized DAG without it, 3.0 requires it (``'LazyDeserializedDAG' object
+        # has no attribute 'relative_fileloc'``).
+        dag.relative_fileloc = dag.fileloc
     bag = dagbag_class()(dag_folder=_empty_folder())
     bag.bag_dag(dag)
     write_serialized_dags(bag)
@@ -113,9 +141,48 @@ def run_task_in_process(ti: Any, task: Any, session: Any) -> None:
         run_in_process(ti=ti, inline_trigger=True, session=session)
 
 
-def has_base_dry_run(operator: Any) -> bool:
-    """Whether BaseOperator has ``dry_run()`` (``airflow tasks test --dry-run``): not 3.0's task SDK."""
-    return callable(getattr(type(operator), "dry_run", None))
+def task_sdk_logging_as_in_3_1() -> None:
+    """Configure the task SDK's structlog loggers as Airflow 3.1+ do when ``airflow`` is imported.
+
+    3.0 leaves structlog unconfigured in the test process, and structlog's defaults print DEBUG lines
+    and rich tracebacks with every frame's local variables, so 3.0's ``dag.test()`` echoes supervisor
+    messages (``Sending request msg=MaskSecret(value=<the secret>)``) and the locals of a failed task
+    (its token, its OAuth form). 3.1+ filter at ``[logging] logging_level`` and print plain tracebacks,
+    as 3.0's own task processes do in a deployment (JSON logs, no locals). Elsewhere this does nothing.
+    """
+    if not _AIRFLOW_3_0:
+        return
+    import logging
+
+    import structlog
+    from airflow.configuration import conf
+
+    level = logging.getLevelName(conf.get("logging", "logging_level", fallback="INFO").upper())
+    processors = [
+        # No colours off a terminal (3.1+ check ``isatty``): tests read captured output.
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if isinstance(processor, structlog.dev.ConsoleRenderer)
+        else processor
+        for processor in structlog.get_config()["processors"]
+    ]
+    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
+
+
+#: Airflow 3.0's supervisor logging, at DEBUG, a secret the task asked it to mask (before masking it).
+_MASK_SECRET_ECHO = re.compile(r"\[debug\s*\]\s+Sending request\s+msg=MaskSecret\(")
+
+
+def without_airflows_mask_secret_echo(output: str) -> str:
+    """The output of an ``airflow tasks test`` run without Airflow 3.0's echo of the secrets to mask.
+
+    3.0's CLI leaves structlog at DEBUG, and its supervisor logs each request of the task runner, so
+    every ``mask_secret()`` call prints ``Sending request msg=MaskSecret(value=<the secret>)`` (the
+    secret in the clear the first time, masked later). Whoever registers a secret with Airflow's masker
+    gets that line; 3.1+ log at ``[logging] logging_level``. Only those lines are dropped, only on 3.0.
+    """
+    if not AIRFLOW_V_3 or airflow_at_least("3.1"):
+        return output
+    return "\n".join(line for line in output.splitlines() if not _MASK_SECRET_ECHO.search(line))
 
 
 @contextmanager
@@ -158,3 +225,42 @@ def earlier_tries(dag_run: Any, task_id: str, map_index: int = -1) -> list[dict[
             .all()
         )
         return [{column: getattr(row, column, None) for column in columns} for row in rows]
+
+
+def xcom_table() -> Any:
+    """The XCom table's ORM class: ``XComModel`` in Airflow 3 (``XCom`` is the task SDK's), ``XCom`` in 2."""
+    if AIRFLOW_V_3:
+        from airflow.models.xcom import XComModel
+
+        return XComModel
+    from airflow.models.xcom import XCom  # pragma: no cover - Airflow 2
+
+    return XCom
+
+
+def stored_xcom_value(dag_run: Any, task_id: str, key: str, map_index: int) -> Any:
+    """One XCom as stored in the metadata DB, deserialized as the API server does.
+
+    A plain ``select`` of the value column: ``XComModel.get_many`` answers a ``select`` from 3.1 but
+    an ORM ``Query`` in 3.0 (SQLAlchemy 1.4), which has no ``with_only_columns``.
+    """
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(
+            run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index
+        )
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    table = xcom_table()
+    query = select(table.value).where(
+        table.dag_id == dag_run.dag_id,
+        table.run_id == dag_run.run_id,
+        table.task_id == task_id,
+        table.key == key,
+        table.map_index == map_index,
+    )
+    with create_session() as session:
+        row = session.execute(query).first()
+    return None if row is None else table.deserialize_value(row)

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.compat import task_sdk_logging_as_in_3_1
+
+    task_sdk_logging_as_in_3_1()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """A migrated metadata DB (SQLite in the temporary AIRFLOW_HOME), created once per session."""

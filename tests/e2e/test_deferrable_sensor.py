@@ -13,6 +13,7 @@ import pendulum
 import pytest
 
 from hubspot_scheduler_provider.testing import Host, MeetingPage
+from tests.compat import not_on_3_0_triggerer
 from tests.test_example_dags import sandbox_free_slots
 
 from .browser import wait_for
@@ -82,6 +83,7 @@ def scheduler_handled_the_deferral(airflow: AirflowDeployment) -> bool:
     return wanted + "task_id='wait_for_slot'" in (airflow.home / "scheduler.log").read_text(errors="replace")
 
 
+@not_on_3_0_triggerer
 def test_deferred_sensor_uses_no_worker_slot_then_books_the_freed_slot_once(
     rest: AirflowRestClient, sandbox: Any, airflow: AirflowDeployment
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 import hubspot_scheduler_provider
-from tests.compat import serialize_for_test
+from tests.compat import serialize_for_test, stored_xcom_value
 
 if TYPE_CHECKING:
     from hubspot_scheduler_provider.testing import HubSpotSandbox
@@ -73,25 +73,7 @@ def task_instance(dag_run: Any, task_id: str, map_index: int = -1) -> Any:
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
     """The XCom as stored in the metadata DB (what downstream tasks and the UI see)."""
-    if AIRFLOW_V_3_0_PLUS:
-        from airflow.models.xcom import XComModel
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            query = XComModel.get_many(
-                run_id=dag_run.run_id,
-                dag_ids=dag_run.dag_id,
-                task_ids=task_id,
-                key=key,
-                map_indexes=map_index,
-            ).with_only_columns(XComModel.value)
-            row = session.execute(query).first()
-        return None if row is None else XComModel.deserialize_value(row)
-    from airflow.models.xcom import XCom
-
-    return XCom.get_one(
-        run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index
-    )
+    return stored_xcom_value(dag_run, task_id, key, map_index)
 
 
 def extra_links(dag_run: Any, dag: Any, task_id: str, map_index: int = -1) -> dict[str, str | None]:

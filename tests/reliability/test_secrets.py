@@ -17,6 +17,7 @@ from hubspot_scheduler_provider.errors import HubSpotConfigError, error_from_res
 from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.testing import HubSpotSandbox, Status
+from tests.compat import without_airflows_mask_secret_echo, xcom_table
 from tests.reliability.helpers import (
     FAST_SETTLE,
     REPORTED,
@@ -53,12 +54,9 @@ def stored_for(dag_ids: list[str]) -> str:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.utils.session import create_session
 
-    try:
-        from airflow.models.xcom import XComModel as XComTable
-    except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom as XComTable  # type: ignore[assignment]
+    xcom = xcom_table()
     with create_session() as session:
-        xcoms = [row.value for row in session.query(XComTable).filter(XComTable.dag_id.in_(dag_ids)).all()]
+        xcoms = [row.value for row in session.query(xcom).filter(xcom.dag_id.in_(dag_ids)).all()]
         rendered = [
             row.rendered_fields
             for row in session.query(RenderedTaskInstanceFields)
@@ -368,7 +366,7 @@ def test_echoed_secrets_never_leave_a_task_run_where_airflows_masker_runs(airflo
     finally:
         server.close()
 
-    task_output = "\n".join(outputs.values())
+    task_output = without_airflows_mask_secret_echo("\n".join(outputs.values()))
     assert (tmp_path / "stored.json").exists(), task_output[-4000:]
     haystacks = {
         "task output (logs, exception texts)": task_output,
