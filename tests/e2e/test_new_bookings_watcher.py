@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hubspot_scheduler_provider.testing import Host, MeetingPage
+from tests.compat import HAS_TASK_STATE_STORE
 
 from .browser import wait_for
 from .conftest import MINUTE_MS
@@ -32,7 +33,13 @@ if TYPE_CHECKING:
     from .airflow_deployment import AirflowDeployment
     from .rest_client import AirflowRestClient
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # What this proves (no meeting missed or repeated across a triggerer restart) rests on the watermark
+    # in the asset state store, which exists from Airflow 3.3; on 3.0-3.2 a restarted watcher starts again
+    # from created_after (docs/guides/new-bookings.md), so the proof does not apply there.
+    pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the watermark survives a restart from Airflow 3.3"),
+]
 
 WATCHER_DAG_ID = "hubspot_enrich_and_notify_new_bookings"
 SLUG = "e2e-watched-page"
