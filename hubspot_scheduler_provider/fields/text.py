@@ -128,7 +128,8 @@ def parse_identifier(field: str, value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 < value <= MAX_ID_VALUE:
             return str(value)
-        shown = value if value <= 0 else "beyond 64 bits"
+        # Never str() a huge int: past 4,300 digits Python refuses, and the message must still be made.
+        shown = value if -MAX_ID_VALUE <= value <= 0 else "beyond 64 bits"
         raise BookingInputError(field, f"expected a positive 64-bit ID, got int {shown}")
     if not isinstance(value, str) or not value.strip():
         raise BookingInputError(field, f"expected a non-empty ID, got {kind(value)}")

@@ -310,6 +310,8 @@ USER_IDS = [
     ("likely_available_user_ids[0]", "letters", ["abc"]),
     ("likely_available_user_ids[0]", "negative", [-5]),
     ("likely_available_user_ids[0]", "2**64", [2**64]),
+    # Found by Hypothesis: its message once str()-ed the int, which Python refuses past 4,300 digits.
+    ("likely_available_user_ids[0]", "-10**5000", [-(10**5000)]),
     ("likely_available_user_ids", "nested 12 deep", [_deep(12)]),
     ("likely_available_user_ids[0]", "float", [1001.0]),
     ("likely_available_user_ids[0]", "zero-width", ["10\u200b01"]),
