@@ -39,19 +39,18 @@ import asyncio
 import hashlib
 import json
 import time
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.triggers import BaseEventTrigger
 from airflow.triggers.base import TriggerEvent
 
 from hubspot_scheduler_provider.retry_rules import poll_again_after
+from hubspot_scheduler_provider.triggers._hook_lifecycle import PollingHookLifecycle
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+    from collections.abc import AsyncGenerator, Iterable
 
     from hubspot_scheduler_provider.hooks.crm import CrmMeeting
     from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
@@ -132,7 +131,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class NewBookingsTrigger(BaseEventTrigger):
+class NewBookingsTrigger(PollingHookLifecycle, BaseEventTrigger):
     """Fire one event per meeting booked through the chosen meeting pages (or of the chosen owners).
 
     Each event's payload: ``meeting_id``, ``start`` (ISO 8601 UTC), ``owner_id``, ``contact_id``,
@@ -212,33 +211,6 @@ class NewBookingsTrigger(BaseEventTrigger):
         watched = [self.link_ids, self.owner_ids] + ([self.slugs] if self.slugs else [])
         digest = hashlib.sha256(json.dumps(watched).encode()).hexdigest()[:16]
         return f"{_STATE_PREFIX}{digest}"
-
-    @cached_property
-    def hook(self) -> HubSpotSchedulerHook:
-        """Built without network access (the connection is read on the first poll, in a thread)."""
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-        return HubSpotSchedulerHook(
-            hubspot_conn_id=self.hubspot_conn_id,
-            api_version=self.api_version,
-            max_retries=0,
-            pace_on_remaining=False,
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            async with aclosing(self._events()) as events:
-                async for event in events:
-                    yield event
-        finally:
-            self._close_hook()
-
-    async def cleanup(self) -> None:
-        self._close_hook()
-
-    def _close_hook(self) -> None:
-        if "hook" in self.__dict__:
-            self.hook.close()
 
     async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         state = await self._load_state()

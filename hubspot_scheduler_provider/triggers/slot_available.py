@@ -14,27 +14,25 @@ and a re-sent booking could double-book (HubSpot has no idempotency key).
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from hubspot_scheduler_provider.retry_rules import DAILY_LIMIT_BACKOFF_SECONDS, poll_again_after
+from hubspot_scheduler_provider.triggers._hook_lifecycle import PollingHookLifecycle
 from hubspot_scheduler_provider.units import MS_PER_MINUTE, parse_iso_instant
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from hubspot_scheduler_provider.availability import SlotQuery
-    from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
 
 __all__ = ["DAILY_LIMIT_BACKOFF_SECONDS", "MeetingSlotAvailableTrigger"]
 
 
-class MeetingSlotAvailableTrigger(BaseTrigger):
+class MeetingSlotAvailableTrigger(PollingHookLifecycle, BaseTrigger):
     """Fire once page ``slug`` has a free slot of ``duration_ms`` inside ``[earliest, latest]``.
 
     Events (``payload["status"]``):
@@ -96,34 +94,6 @@ class MeetingSlotAvailableTrigger(BaseTrigger):
                 "api_version": self.api_version,
             },
         )
-
-    @cached_property
-    def hook(self) -> HubSpotSchedulerHook:
-        """Built without network access (the connection is read on the first poll, in a thread)."""
-        from hubspot_scheduler_provider.hooks.scheduler import HubSpotSchedulerHook
-
-        return HubSpotSchedulerHook(
-            hubspot_conn_id=self.hubspot_conn_id,
-            api_version=self.api_version,
-            max_retries=0,
-            pace_on_remaining=False,
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            async with aclosing(self._events()) as events:
-                async for event in events:
-                    yield event
-        finally:
-            self._close_hook()
-
-    async def cleanup(self) -> None:
-        """Called by the triggerer when the trigger is removed (e.g. the task was cleared)."""
-        self._close_hook()
-
-    def _close_hook(self) -> None:
-        if "hook" in self.__dict__:
-            self.hook.close()
 
     async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         from hubspot_scheduler_provider.availability import SlotQuery
