@@ -2,9 +2,9 @@
 
 Each process runs a ``BookMeetingsOperator`` batch, as two Celery workers would, against one sandbox
 with a scaled-down window (HubSpot's 190 per 10 s). Sharing the window through Redis, fewer than 1 % of
-their requests are answered 429 and they finish near the physical minimum of the rolling window; the
-control without ``rate_limit_storage_uri`` (each process paces alone, as before) shows the test can
-fail: together they send twice the limit.
+their requests are answered 429 (how near the rolling window's physical minimum they finish is
+``benchmarks/distributed.py``'s figure, not a test's); the control without ``rate_limit_storage_uri``
+(each process paces alone, as before) shows the test can fail: together they send twice the limit.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def test_two_processes_share_one_window(small_sandbox: Any, redis_url: str) -> N
     assert (figures["booked"], figures["failed"], figures["duplicates"]) == (2 * PER_PROCESS, 0, 0), figures
     # Measured 0.0 to 0.0099 here (the control: 0.0625); the bound leaves room for a busier machine.
     assert figures["fraction_429"] <= 0.015, figures
-    assert figures["ratio"] <= 1.4, figures  # measured 1.13 (each process timed from its own start)
+    # How near the physical minimum they finish is the benchmark's figure (benchmarks/distributed.py,
+    # distributed_ratio), measured in one run against the minimum: a time bound here would test the machine.
 
 
 def test_control_each_process_pacing_alone_exceeds_the_limit(small_sandbox: Any) -> None:
