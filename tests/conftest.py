@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from tests.compat import task_sdk_logging_as_in_3_1
+    from tests.compat import one_in_process_execution_api, task_sdk_logging_as_in_3_1
 
     task_sdk_logging_as_in_3_1()
+    one_in_process_execution_api()
 
 
 @pytest.fixture(scope="session")

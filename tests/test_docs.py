@@ -15,7 +15,12 @@ import hubspot_scheduler_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(path for path in DOCS.rglob("*.md") if "_build" not in path.parts)
+#: The sources only: never walks docs/_build, which .ci/docs rebuilds while other tiers collect tests.
+PAGES = sorted(
+    path
+    for folder in [DOCS, *(d for d in DOCS.iterdir() if d.is_dir() and d.name != "_build")]
+    for path in (folder.glob("*.md") if folder == DOCS else folder.rglob("*.md"))
+)
 #: ``literalinclude`` of an example DAG between ``# [START name]`` and ``# [END name]``.
 INCLUDE = re.compile(
     r"^[ \t]*```\{literalinclude\} (?P<path>\S+)\n(?P<options>(?:[ \t]*:[^\n]*\n)*)", re.MULTILINE
