@@ -3,7 +3,8 @@
 HubSpot's limit (100 or 190 requests per 10 s for a private app or service key, 110 for an OAuth app)
 holds for the whole account, while ``pacing.SlidingWindowLimiter`` paces one process. With several
 Airflow workers (CeleryExecutor, Kubernetes), opt in per connection with the extra
-``rate_limit_storage_uri`` (``redis://[:password@]host:port/db``, e.g. the deployment's Celery broker):
+``rate_limit_storage_uri`` (``redis://[:password@]host:port/db``, e.g. the deployment's Celery broker;
+the password may go in the masked extra ``rate_limit_storage_password`` instead, see ``hooks._settings``):
 every request, from every process using that connection, then also takes a slot of one window in Redis.
 
 The window is the ``limits`` library's moving window (the one Flask-Limiter uses): a Redis list of the
