@@ -3,6 +3,13 @@
 A batch of 1,000 items must not cost 2,000 state-store writes on the way and 1,000 reads on a retry, so
 its records are written and read in groups (see :class:`BatchLedger`); what the records mean is the
 same as for one booking (:mod:`~hubspot_scheduler_provider.ledger`).
+
+Keys carry the try that wrote them (``sending:<try>:<n>``, ``answers:<try>:<n>``): the state store is
+shared by every try and clear of the task instance, and two tries may run at once (a task cleared while
+its POSTs were in flight, a zombie worker). Each try writes only its own keys, numbered from its own
+counters, so no try can overwrite another's record; a try reads every try's keys, from 1 to its own
+``try_number`` (Airflow gives each try its own number, so that lists every try that can have written).
+The ledger was never released with another key scheme (it came with 0.2), so no other format is read.
 """
 
 from __future__ import annotations
@@ -32,31 +39,35 @@ ANSWER_CHUNK_BYTES = 48_000
 class BatchLedger:
     """A batch's records on a :class:`TaskLedger`: few writes per booking, few reads per retry.
 
-    * ``sending:<n>``: the ``sending`` records of items about to be POSTed. A worker's record must be
+    * ``sending:<try>:<n>``: the ``sending`` records of items about to be POSTed. A worker's record must be
       stored before its POST, but the workers wait for one another's writes (group commit): a record
       joins the group being collected while a write is in flight, and one write stores the whole group.
-    * ``answers:<n>``: HubSpot's answers (and "refused, nothing booked" marks), buffered and written
+    * ``answers:<try>:<n>``: HubSpot's answers (and "refused, nothing booked" marks), buffered and written
       every :data:`BATCH_FLUSH_SECONDS` or :data:`BATCH_FLUSH_ITEMS` answers, and when the batch ends.
       Each write rewrites the current chunk with the new answers added (zlib-compressed JSON), until it
       would pass :data:`ANSWER_CHUNK_BYTES`; then chunk ``n + 1`` starts. An answer not written yet when
       the worker died leaves its item ``sending``: the retry settles it through the CRM, as any
       unanswered send.
-    * Each chunk also carries the checkpoint: how many ``sending`` groups it sums up, and of their
-      records only those still without a stored answer (a handful: the items in flight).
+    * Each chunk also carries the checkpoint: how many of its try's ``sending`` groups it sums up, and of
+      their records only those still without a stored answer (a handful: the items in flight).
 
-    :meth:`load` reads the answer chunks and the ``sending`` groups written after the last chunk's
-    checkpoint, nothing per item. Where an item appears more than once, the newest entry wins (an answer
-    over the ``sending`` record it answers). Thread-safe.
+    :meth:`load` reads, for each try from 1 to ``try_number``, its answer chunks and the ``sending``
+    groups written after its last chunk's checkpoint, nothing per item (a try that wrote nothing costs
+    two reads). Where an item appears more than once, in one try or several, the newest entry wins (an
+    answer over the ``sending`` record it answers). Thread-safe.
     """
 
     def __init__(
         self,
         ledger: TaskLedger,
         *,
+        try_number: int = 1,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._ledger = ledger
+        #: This try's number: the first part of every key it writes.
+        self.try_number = max(1, try_number)
         self.durable = ledger.durable
         self._clock = clock
         self._wall_clock = wall_clock
@@ -70,7 +81,7 @@ class BatchLedger:
         self._write_errors: dict[int, BaseException] = {}
         #: Stored sending records without a stored answer: the checkpoint's content.
         self._unanswered: dict[str, dict[str, Any]] = {}
-        # Buffered answers, and the chunk they go to (this try's own: an earlier try's chunks stay).
+        # Buffered answers, and the chunk they go to (this try's own: another try's chunks stay).
         self._answers: dict[str, dict[str, Any]] = {}
         self._chunk: dict[str, dict[str, Any]] = {}
         self._chunk_number = 0
@@ -82,7 +93,8 @@ class BatchLedger:
         self._broken: BaseException | None = None
 
     def load(self) -> int:
-        """Read what earlier tries recorded; return how many state-store values were read."""
+        """Read what every try recorded (this one too, should its number have run before); return how
+        many state-store values were read. This try then writes after its own keys found here."""
         newest: dict[str, tuple[tuple[float, int], LedgerRecord | None]] = {}
 
         def merge(group: dict[str, Any]) -> None:
@@ -91,33 +103,42 @@ class BatchLedger:
                 if ordered is not None and (entry not in newest or ordered[0] > newest[entry][0]):
                     newest[entry] = ordered
 
-        reads, number, checkpoint = 0, 0, None
-        while True:
-            reads += 1
-            chunk = _unpack(self._ledger.read_value(f"answers:{number}"))
-            if chunk is None:
-                break
-            merge(chunk["entries"])
-            checkpoint, number = chunk, number + 1
-        self._chunk_number = number
-        summed_up = 0
-        if checkpoint is not None:
-            summed_up = checkpoint["sending_groups"]
-            merge(checkpoint["unanswered"])
-        number = summed_up
-        while True:
-            reads += 1
-            group = self._ledger.read_value(f"sending:{number}")
-            if not isinstance(group, dict):
-                break
-            number += 1
-            merge(group)
-        self._next_sending_group = self._sending_groups_written = number
+        reads = 0
+        for written_by in range(1, self.try_number + 1):
+            read, chunks, sending_groups = self._load_try(written_by, merge)
+            reads += read
+        self._chunk_number = chunks
+        self._next_sending_group = self._sending_groups_written = sending_groups
         self._records = {entry: record for entry, (_, record) in newest.items()}
         self._unanswered = {
             i: r.to_json() for i, r in self._records.items() if r is not None and r.state == "sending"
         }
         return reads
+
+    def _load_try(self, written_by: int, merge: Callable[[dict[str, Any]], None]) -> tuple[int, int, int]:
+        """Merge one try's records; return the reads, and how many answer chunks and sending groups."""
+        reads, number, checkpoint = 0, 0, None
+        while True:
+            reads += 1
+            chunk = _unpack(self._ledger.read_value(f"answers:{written_by}:{number}"))
+            if chunk is None:
+                break
+            merge(chunk["entries"])
+            checkpoint, number = chunk, number + 1
+        chunks = number
+        if checkpoint is not None:
+            number = checkpoint["sending_groups"]
+            merge(checkpoint["unanswered"])
+        else:
+            number = 0
+        while True:
+            reads += 1
+            group = self._ledger.read_value(f"sending:{written_by}:{number}")
+            if not isinstance(group, dict):
+                break
+            number += 1
+            merge(group)
+        return reads, chunks, number
 
     def read(self, entry: str) -> LedgerRecord | None:
         return self._records.get(entry)
@@ -168,7 +189,7 @@ class BatchLedger:
                 chunk = dict(group)
                 packed = _pack(chunk, checkpoint)
             try:
-                self._ledger.write_value(f"answers:{self._chunk_number}", packed)
+                self._ledger.write_value(f"answers:{self.try_number}:{self._chunk_number}", packed)
                 self._chunk = chunk
             except Exception as error:
                 self._break(error)
@@ -212,7 +233,7 @@ class BatchLedger:
                 try:
                     if self._broken is not None:
                         raise self._broken
-                    self._ledger.write_value(f"sending:{number}", dict(group))
+                    self._ledger.write_value(f"sending:{self.try_number}:{number}", dict(group))
                 except BaseException as error:
                     self._write_errors[number] = error
                     if self._broken is None:

@@ -10,7 +10,8 @@ For one booking the order is:
    earlier send's outcome is unknown, or that send is still in flight: the CRM is asked until HubSpot's
    index has had :data:`~hubspot_scheduler_provider.reconcile.CRM_INDEX_LAG_SECONDS` since that request
    ended (never raced, never re-sent on a guess). Found: recorded and returned. Still not there: nothing
-   was booked, so it is sent. The CRM unreadable: "outcome unknown, not re-sent" (unless ``allow_resend``).
+   was booked, so it is sent (unless the earlier try, still running, recorded its answer meanwhile).
+   The CRM unreadable: "outcome unknown, not re-sent" (unless ``allow_resend``).
    Without a durable ledger (Airflow < 3.3), a repeated try asks the CRM the same way before sending.
 2. **The booking key** (``booking_key``): held by another run -> its booking is returned (reconciled);
    being sent by another run -> settled like a ``sending`` record.
@@ -279,6 +280,9 @@ class BookingFlow:
             self.ledger.write(entry, record.booked(found, reconciled=True))
             reconciler.reconciled_log(found, "the earlier try's request booked it")
             return BookingOutcome(raw=found, correlation_id=None, reconciled=True, source="crm")
+        if self.ledger.read(entry) != record:  # the earlier try still runs: it wrote an answer or re-sent
+            self.log.info("The earlier try updated its record while HubSpot's CRM was asked; reading it")
+            return self._earlier(entry, booking, start_between=None)
         self.log.warning(
             "Settled: the earlier send booked nothing (HubSpot's CRM shows no such meeting %.0f s after that "
             "request ended); sending the booking",

@@ -56,8 +56,13 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "rate_limit_storage_uri": {
         "label": "Shared rate-limit store (Redis URL)",
         "schema": {"type": ["string", "null"], "format": "password"},
-        "description": "Optional, for several workers: redis://[:password@]host:port/db. Every process "
-        "then shares one rolling window of the account's limit (the [distributed] extra).",
+        "description": "Optional, for several workers: redis://host:port/db. Every process then "
+        "shares one rolling window of the account's limit (the [distributed] extra).",
+    },
+    "rate_limit_storage_password": {
+        "label": "Shared rate-limit store password",
+        "schema": {"type": ["string", "null"], "format": "password"},
+        "description": "The Redis password, kept out of the URL (Airflow masks this field by its name).",
     },
     "rate_limit_max_requests": {
         "label": "Account rate limit (requests per window)",

@@ -25,7 +25,10 @@ Where the records live:
 * :class:`KeyLedger`: cross-run ``booking_key`` records in Airflow 3.3's asset state store.
 
 Writes go through Airflow's supervisor and raise when they fail, so a POST is never sent without its
-``sending`` record.
+``sending`` record. One booking's record is one key (``hubspot-booking:booking:<hash>``) written by every
+try, and the store has no compare-and-set: a try that finds an earlier try's ``sending`` record (that try
+may still run) reads it again before deleting it, and takes a newer record, e.g. the earlier try's
+answer, instead (``booking_flow``). A batch's keys carry the try that wrote them (``batch_ledger``).
 """
 
 from __future__ import annotations

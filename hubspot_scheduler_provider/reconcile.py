@@ -49,12 +49,17 @@ CRM_INDEX_LAG_SECONDS = 30.0
 RECHECK_STEPS: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)
 
 
-def is_repeat_attempt(context: Mapping[str, Any]) -> bool:
-    """Whether an earlier attempt of this task instance may have run: an Airflow retry or a cleared task
-    (both run with ``try_number`` > 1 on Airflow 2.10+ and 3.x)."""
+def try_number_of(context: Mapping[str, Any]) -> int:
+    """The running try's number (1 for the first; every retry and clear adds one on Airflow 2.10+ and
+    3.x, so no two tries of a task instance share one), or 1 when the context has none."""
     ti = context.get("ti") or context.get("task_instance")
     try_number = getattr(ti, "try_number", None)
-    return isinstance(try_number, int) and try_number > 1
+    return try_number if isinstance(try_number, int) and try_number > 0 else 1
+
+
+def is_repeat_attempt(context: Mapping[str, Any]) -> bool:
+    """Whether an earlier attempt of this task instance may have run: an Airflow retry or a cleared task."""
+    return try_number_of(context) > 1
 
 
 class Reconciler:

@@ -3,7 +3,8 @@
 HubSpot's limit (100 or 190 requests per 10 s for a private app or service key, 110 for an OAuth app)
 holds for the whole account, while ``pacing.SlidingWindowLimiter`` paces one process. With several
 Airflow workers (CeleryExecutor, Kubernetes), opt in per connection with the extra
-``rate_limit_storage_uri`` (``redis://[:password@]host:port/db``, e.g. the deployment's Celery broker):
+``rate_limit_storage_uri`` (``redis://[:password@]host:port/db``, e.g. the deployment's Celery broker;
+the password may go in the masked extra ``rate_limit_storage_password`` instead, see ``hooks._settings``):
 every request, from every process using that connection, then also takes a slot of one window in Redis.
 
 The window is the ``limits`` library's moving window (the one Flask-Limiter uses): a Redis list of the
@@ -21,7 +22,9 @@ Three choices, and why:
   HubSpot counts it on arrival, a few milliseconds later and not always the same few;
 * Redis unreachable (restarting, say): the request goes on with the process's own pacing, and a
   warning says so (at most every ``STORAGE_WARNING_INTERVAL`` seconds). A 429 is never processed by
-  HubSpot and is retried, so this trades a few 429s for never stalling a batch.
+  HubSpot and is retried, so this trades a few 429s for never stalling a batch. After a failure the
+  window is skipped for ``STORAGE_RETRY_SECONDS`` (then one request tries Redis again): a Redis that
+  never answers would otherwise cost every request its connect and read timeouts.
 
 The key is the portal id when the connection names one, else a SHA-256 of the access token (or OAuth
 client id and refresh token): never the token itself. Timestamps are the callers' wall clocks
@@ -57,6 +60,9 @@ MIN_WAIT_SECONDS = 0.002
 STORAGE_WARNING_INTERVAL = 30.0
 #: Redis answers on the deployment's network within milliseconds; a stopped Redis must not stall requests.
 STORAGE_TIMEOUT_SECONDS = 1.0
+#: After a storage failure, requests skip the shared window (own pacing only) this long; then the next
+#: request tries Redis again (the others go on skipping while it does).
+STORAGE_RETRY_SECONDS = 30.0
 DEFAULT_WINDOW_SECONDS = int(FALLBACK_WINDOW_SECONDS)
 INSTALL_HINT = "pip install 'airflow-provider-hubspot-scheduler[distributed]'"
 
@@ -135,6 +141,8 @@ class AccountWindow:
         self._clock = clock
         self._sleep = sleep
         self._warned_at: float | None = None
+        #: Set after a storage failure: until then the window is skipped (see ``_uses_storage``).
+        self._retry_storage_at: float | None = None
         self._lock = threading.Lock()
         #: Requests let through, seconds waited, and requests sent without the window (Redis unreachable).
         self.acquired = 0
@@ -149,7 +157,8 @@ class AccountWindow:
         allowed number: the first counts requests still in flight, the second those HubSpot received
         later than they were sent (it counts them on arrival), e.g. behind a queue of other requests."""
         started = self._clock()
-        while True:
+        shared = self._uses_storage(probe=True)
+        while shared:
             try:
                 answered = self._strategy.get_window_stats(self._answered_item, self._answered_key)
                 if self._answered_item.amount - answered.remaining < self.allowed:
@@ -160,6 +169,7 @@ class AccountWindow:
                     reset_at = answered.reset_time
             except self._errors as error:
                 self._storage_unreachable(error)
+                shared = False
                 break
             delay = min(max(reset_at - self._clock(), MIN_WAIT_SECONDS), float(self.window_seconds))
             self._sleep(delay)
@@ -167,21 +177,39 @@ class AccountWindow:
         with self._lock:
             self.acquired += 1
             self.waited_seconds += waited
+            if shared:
+                self._retry_storage_at = None  # Redis answered: back to the shared window
+            else:
+                self.unshared += 1
         return waited
 
     def answered(self) -> None:
         """Count the answer of a request let through by :meth:`acquire` (its window restarts now)."""
+        if not self._uses_storage(probe=False):
+            return
         try:
             self._strategy.hit(self._answered_item, self._answered_key)
         except self._errors as error:
             self._storage_unreachable(error)
 
+    def _uses_storage(self, *, probe: bool) -> bool:
+        """Whether to ask Redis now: not within ``STORAGE_RETRY_SECONDS`` of a storage failure. Once that
+        has passed, one request (an :meth:`acquire`: ``probe``) tries again; the others skip meanwhile."""
+        with self._lock:
+            if self._retry_storage_at is None:
+                return True
+            now = self._clock()
+            if now < self._retry_storage_at or not probe:
+                return False
+            self._retry_storage_at = now + STORAGE_RETRY_SECONDS
+            return True
+
     def _storage_unreachable(self, error: BaseException) -> None:
         from hubspot_scheduler_provider.redaction import redact
 
         with self._lock:
-            self.unshared += 1
             now = self._clock()
+            self._retry_storage_at = now + STORAGE_RETRY_SECONDS
             if self._warned_at is not None and now - self._warned_at < STORAGE_WARNING_INTERVAL:
                 return
             self._warned_at = now

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from hubspot_scheduler_provider.api_versions import ApiVersion, get_api_version
 from hubspot_scheduler_provider.connection_form import (
@@ -226,7 +226,9 @@ def read_settings(
         oauth=oauth,
         portal_id=_text(extra.get("portal_id")),
         max_response_bytes=_max_response_bytes(extra.get("max_response_bytes"), conn_id),
-        rate_limit_storage_uri=_storage_uri(extra.get("rate_limit_storage_uri"), conn_id),
+        rate_limit_storage_uri=_storage_uri(
+            extra.get("rate_limit_storage_uri"), extra.get("rate_limit_storage_password"), conn_id
+        ),
         rate_limit_max_requests=_whole_number(
             extra, "rate_limit_max_requests", DEFAULT_RATE_LIMIT_MAX_REQUESTS, 1, 100_000, conn_id
         ),
@@ -239,11 +241,21 @@ def read_settings(
 _STORAGE_SCHEMES = ("redis", "rediss")
 
 
-def _storage_uri(value: Any, conn_id: str) -> str | None:
-    """A Redis URI for the shared rate-limit window; its password is registered as a secret first, and
-    an error never quotes the URI (a malformed one would otherwise carry its password into the text)."""
+def _storage_uri(value: Any, password_value: Any, conn_id: str) -> str | None:
+    """A Redis URI for the shared rate-limit window, with the ``rate_limit_storage_password`` extra (a
+    field Airflow masks by its name) merged in. Its password, from either, is registered as a secret
+    first (Airflow masks extras by key name only, and this URI's key is not one), and an error never
+    quotes the URI (a malformed one would otherwise carry its password into the text)."""
     uri = _text(value)
+    separate = _text(password_value)
+    if separate is not None:
+        register_secret_everywhere(separate)
     if uri is None:
+        if separate is not None:
+            raise HubSpotConfigError(
+                f"hubspot connection {conn_id!r}: rate_limit_storage_password: set without "
+                "rate_limit_storage_uri (the Redis URL it is for)"
+            )
         return None
     # The userinfo by hand: urlsplit raises on a bad port or host before its password can be read.
     authority = uri.split("://", 1)[-1].split("/", 1)[0]
@@ -263,7 +275,18 @@ def _storage_uri(value: Any, conn_id: str) -> str | None:
             "shown: it may hold a password); write it as redis://[:password@]host:port/db "
             "(or rediss:// for TLS)"
         )
-    return uri
+    if separate is None:
+        return uri
+    user, _, in_uri = userinfo.partition(":")  # redis://user@host: a Redis ACL user, no password
+    if in_uri:
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: rate_limit_storage_password: the Redis URL holds a password "
+            "too (not shown); keep it in one of them"
+        )
+    quoted = quote(separate, safe="")
+    register_secret_everywhere(quoted)
+    netloc = f"{user}:{quoted}@{parts.netloc.rpartition('@')[2]}"
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _whole_number(extra: Any, name: str, default: int, low: int, high: int, conn_id: str) -> int:

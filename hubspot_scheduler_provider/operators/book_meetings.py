@@ -164,7 +164,11 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
             PacedAdapter,
             SlidingWindowLimiter,
         )
-        from hubspot_scheduler_provider.reconcile import CRM_INDEX_LAG_SECONDS, is_repeat_attempt
+        from hubspot_scheduler_provider.reconcile import (
+            CRM_INDEX_LAG_SECONDS,
+            is_repeat_attempt,
+            try_number_of,
+        )
         from hubspot_scheduler_provider.redaction import redact
 
         items = _items(self.payloads)
@@ -182,7 +186,9 @@ class BookMeetingsOperator(HubSpotHookMixin, BaseOperator):
 
         repeat = is_repeat_attempt(context)
         ledger = task_ledger(context)
-        batch_ledger = BatchLedger(ledger) if isinstance(ledger, TaskLedger) else None
+        batch_ledger = (
+            BatchLedger(ledger, try_number=try_number_of(context)) if isinstance(ledger, TaskLedger) else None
+        )
         lag = CRM_INDEX_LAG_SECONDS if self.crm_index_lag_seconds is None else self.crm_index_lag_seconds
         without_ledger = batch_ledger is None or not batch_ledger.durable
         if repeat and without_ledger:

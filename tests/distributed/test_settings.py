@@ -11,7 +11,13 @@ import pytest
 
 from hubspot_scheduler_provider.errors import HubSpotConfigError
 from hubspot_scheduler_provider.redaction import redact
-from hubspot_scheduler_provider.shared_pacing import AccountWindow, account_key, shared_pacing_for
+from hubspot_scheduler_provider.shared_pacing import (
+    STORAGE_RETRY_SECONDS,
+    AccountWindow,
+    account_key,
+    shared_pacing_for,
+)
+from tests.distributed.fake_redis import FakeRedis
 from tests.e2e.airflow_deployment import free_loopback_port
 from tests.hooks.test_connection import settings_for
 
@@ -87,3 +93,62 @@ def test_unreachable_redis_sends_with_local_pacing(caplog: pytest.LogCaptureFixt
     warnings = [record.getMessage() for record in caplog.records if "unreachable" in record.getMessage()]
     assert len(warnings) == 1, warnings  # once, not once per request
     assert PASSWORD not in caplog.text
+
+
+def wait_for_connections(redis: FakeRedis, at_least: int) -> int:
+    """The listener's count once it has accepted ``at_least`` (its thread accepts a moment later)."""
+    deadline = time.monotonic() + 10
+    while redis.connections < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return redis.connections
+
+
+def test_a_blackholed_redis_costs_one_storage_attempt_per_cool_down() -> None:
+    """After one attempt times out, requests skip the shared window (own pacing) for
+    STORAGE_RETRY_SECONDS instead of each waiting out the connect and read timeouts; then one tries
+    Redis again."""
+    now = [1_000_000.0]
+    with FakeRedis(echo=False) as redis:
+        window = AccountWindow(
+            redis.url(), "portal-bh", max_requests=10, window_seconds=1, clock=lambda: now[0]
+        )
+        window.acquire()
+        first = wait_for_connections(redis, 1)
+        started = time.monotonic()
+        for _ in range(10):
+            window.acquire()
+            window.answered()
+        skipped_in = time.monotonic() - started
+        time.sleep(0.3)  # a connection made by those requests would be accepted by now
+        assert redis.connections == first, "the requests in the cool-down tried Redis"
+        assert skipped_in < 1.0, skipped_in  # each would wait >= STORAGE_TIMEOUT_SECONDS otherwise
+        assert window.unshared == 11
+
+        now[0] += STORAGE_RETRY_SECONDS  # the cool-down is over: the next request tries Redis again
+        window.acquire()
+        assert wait_for_connections(redis, first + 1) > first
+        assert window.unshared == 12
+
+
+@pytest.mark.parametrize("where", ["in the URL", "in rate_limit_storage_password"])
+def test_a_redis_quoting_the_password_never_gets_it_into_the_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    password = f"Echoed-Pw-{where.split()[-1][-8:]}-4kQ"  # registered by no other test
+    with FakeRedis(echo=True) as redis:
+        extra = (
+            {"rate_limit_storage_uri": redis.url(f":{password}@")}
+            if where == "in the URL"
+            else {"rate_limit_storage_uri": redis.url(), "rate_limit_storage_password": password}
+        )
+        settings = settings_for(monkeypatch, extra=extra)
+        pacing = shared_pacing_for(settings, logging.getLogger("test-shared-window"))
+        assert pacing is not None
+        with caplog.at_level(logging.DEBUG):
+            pacing.general.acquire()
+            pacing.general.answered()
+    assert wait_for_connections(redis, 1) >= 1  # the password went to the server, which quoted it back
+    warnings = [record.getMessage() for record in caplog.records if "unreachable" in record.getMessage()]
+    assert len(warnings) == 1 and "you sent" in warnings[0], warnings
+    assert password not in caplog.text
+    assert password not in repr(pacing) and password not in repr(settings)
