@@ -52,7 +52,8 @@ class NewBookingsToPartitionsOperator(BaseOperator):
     are skipped with a warning naming the event and the field: they stand for no meeting, and failing
     would hold back the run's real ones (a retry cannot mend an event). A run with no meeting at all is
     skipped (Airflow would otherwise emit one event without a partition key). A clear of a successful
-    run emits its keys again, and Airflow starts a new run for each (at least once, never lost).
+    run emits its keys again, and Airflow starts a new run for each key whose run exists already (at
+    least once, never lost).
 
     :param outlets: Exactly one concrete ``Asset`` (not an alias: Airflow attaches partition keys to
         concrete assets only), e.g. ``crm_meeting_partitions_asset(portal_id, slug)``.
