@@ -154,21 +154,10 @@ def test_a_hostile_answers_huge_value_is_cut_in_the_event(sandbox: Any) -> None:
     answer, well under the hook's 4 MB answer limit) reaches the metadata DB cut to the cap."""
     from hubspot_scheduler_provider.asset_events import MAX_EXTRA_VALUE_CHARS
     from hubspot_scheduler_provider.testing.faults import Status
+    from tests.reliability.test_bad_responses import VALID_BOOKING_ANSWER
 
     huge = "c" * 1_000_000
-    answer = {
-        "bookingTimezone": "UTC",
-        "calendarEventId": huge,
-        "contactId": "501",
-        "duration": 1_800_000,
-        "start": SLOT_UTC,
-        "end": "2026-12-02T14:30:00Z",
-        "formFields": [],
-        "guestEmails": [],
-        "isOffline": False,
-        "legalConsentResponses": [],
-        "subject": "Meet Alice",
-    }
+    answer = {**VALID_BOOKING_ANSWER, "calendarEventId": huge, "start": SLOT_UTC}
     sandbox.inject(Status(200, body=answer))
     asset = bookings_asset()
     with make_dag("asset_event_huge_value") as dag:
