@@ -8,10 +8,13 @@ another integration), without a polling DAG:
    `NewBookingsTrigger` searches HubSpot's CRM for new meetings of the page every
    `HUBSPOT_NEW_BOOKINGS_POLL_INTERVAL` seconds (default 60) in the triggerer and fires one asset event
    per meeting (its id, start, owner, contact);
-2. **new_meetings** lists the meetings of the run's triggering events (Airflow may merge events that
-   arrive between two scheduler loops into one run: every meeting is in exactly one run);
-3. **enrich** (one mapped task per meeting) reads the meeting from HubSpot's CRM;
-4. **notify** tells the host (here: the log; swap in Slack or email).
+2. Airflow merges the events that arrive between two scheduler loops into one run of this DAG (every
+   meeting is in exactly one run). On **Airflow 3.3+**, **relay** re-emits them as one partition per
+   meeting, so `hubspot_enrich_and_notify_one_booking` runs **once per meeting** (its
+   `dag_run.partition_key` is the meeting id) and enriches and notifies;
+3. on Airflow 3.0-3.2, **new_meetings** lists the run's meetings, **enrich** (one mapped task per
+   meeting) reads each from HubSpot's CRM and **notify** tells the host (here: the log; swap in Slack
+   or email).
 
 On Airflow 2.11 (no asset watchers) the same DAG runs hourly and waits with the deferrable
 `NewBookingsSensor` instead.
@@ -28,11 +31,16 @@ from typing import Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, BaseOperator, Param, task
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
-from hubspot_scheduler_provider.asset_events import booking_asset, crm_meetings_asset
+from hubspot_scheduler_provider.asset_events import (
+    booking_asset,
+    crm_meeting_partitions_asset,
+    crm_meetings_asset,
+)
 from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
+from hubspot_scheduler_provider.operators.one_run_per_booking import NewBookingsToPartitionsOperator
 from hubspot_scheduler_provider.sensors.new_bookings import NewBookingsSensor
 from hubspot_scheduler_provider.triggers.new_bookings import NewBookingsTrigger
 
@@ -47,19 +55,31 @@ START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
 class ReadCrmMeetingOperator(HubSpotHookMixin, BaseOperator):
-    """Your own HubSpot step on the provider's hook: the CRM meeting of one booking (by CRM id, else by
-    the booking's ``calendarEventId``), as a small dict for the next task."""
+    """Your own HubSpot step on the provider's hook: the CRM meeting of one booking (``meeting_id``,
+    templated; else the ``booking``'s CRM id or ``calendarEventId``), as a small dict for the next task.
+    ``booking`` is not templated: it holds values from HubSpot."""
 
-    def __init__(self, *, booking: Any, hubspot_conn_id: str = HUBSPOT_CONN_ID, **kwargs: Any) -> None:
+    template_fields = ("meeting_id",)
+
+    def __init__(
+        self,
+        *,
+        booking: Any = None,
+        meeting_id: str | None = None,
+        hubspot_conn_id: str = HUBSPOT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.booking = booking
+        self.booking = booking or {}
+        self.meeting_id = meeting_id
         self.hubspot_conn_id = hubspot_conn_id
         self.api_version = None
 
     def execute(self, context: Any) -> dict[str, Any]:
+        meeting_id = self.meeting_id or self.booking.get("meeting_id")
         with self.hook_closed_after() as hook:
-            if self.booking.get("meeting_id"):
-                meeting = hook.get_crm_meeting(self.booking["meeting_id"])
+            if meeting_id:
+                meeting = hook.get_crm_meeting(meeting_id)
             else:
                 # The CRM's search index shows a new meeting seconds late: a miss fails, a retry finds it.
                 [meeting, *_] = hook.find_crm_meetings(calendar_event_id=self.booking["calendarEventId"])
@@ -71,6 +91,14 @@ class ReadCrmMeetingOperator(HubSpotHookMixin, BaseOperator):
             "contact_id": meeting.contact_id,
             "outcome": meeting.outcome,
         }
+
+
+def announce(meeting: dict[str, Any]) -> None:
+    """Tell the host about a new meeting (here: the log; swap in Slack or email)."""
+    print(
+        f"New meeting {meeting['meeting_id']} {meeting['title']!r} at {meeting['start']} for "
+        f"owner {meeting['owner_id']} (contact {meeting['contact_id']})"
+    )
 
 
 def events_of(context: Any) -> list[Any]:
@@ -159,6 +187,9 @@ if AIRFLOW_V_3_0_PLUS:
 else:
     watch_schedule = "@hourly"
 
+#: Airflow 3.3+: the watcher's bookings as one partition per CRM meeting id (section 3).
+MEETINGS_BY_ID = crm_meeting_partitions_asset(PORTAL_ID, SLUG)
+
 with DAG(
     dag_id="hubspot_enrich_and_notify_new_bookings",
     description="When a lead books on the meeting page, enrich the meeting and notify the host",
@@ -168,38 +199,71 @@ with DAG(
     tags=["hubspot", "example", "asset-watcher"],
     doc_md=__doc__,
 ):
-    if AIRFLOW_V_3_0_PLUS:
+    if AIRFLOW_V_3_3_PLUS:
+        # [START howto_operator_hubspot_relay_new_bookings]
+        # One partition (key: the CRM meeting id) per meeting of this run's events.
+        NewBookingsToPartitionsOperator(task_id="relay", outlets=[MEETINGS_BY_ID])
+        # [END howto_operator_hubspot_relay_new_bookings]
+    else:
+        if AIRFLOW_V_3_0_PLUS:
+
+            @task
+            def new_meetings(**context: Any) -> list[dict[str, Any]]:
+                """The meetings of this run's trigger events: ``{"meeting_id", "start", "owner_id", ...}``."""
+                return [dict(event.extra["payload"]) for event in events_of(context)]
+
+            meetings: Any = new_meetings()
+        else:
+            # [START howto_sensor_hubspot_new_bookings]
+            meetings = NewBookingsSensor(
+                task_id="new_meetings",
+                hubspot_conn_id=HUBSPOT_CONN_ID,
+                link_ids=WATCHED_LINK_IDS,
+                created_after="{{ data_interval_start }}",
+                deferrable=True,
+                poke_interval=POLL_INTERVAL,
+                timeout=60 * 60,
+            ).output
+            # [END howto_sensor_hubspot_new_bookings]
+
+        # One mapped task instance per meeting of the run (a run may hold several meetings).
+        enriched = ReadCrmMeetingOperator.partial(task_id="enrich", hubspot_conn_id=HUBSPOT_CONN_ID).expand(
+            booking=meetings
+        )
 
         @task
-        def new_meetings(**context: Any) -> list[dict[str, Any]]:
-            """The meetings of this run's trigger events: ``{"meeting_id", "start", "owner_id", ...}``."""
-            return [dict(event.extra["payload"]) for event in events_of(context)]
+        def notify(meetings: list[dict[str, Any]]) -> int:
+            for meeting in meetings:
+                announce(meeting)
+            return len(meetings)
 
-        meetings: Any = new_meetings()
-    else:
-        # [START howto_sensor_hubspot_new_bookings]
-        meetings = NewBookingsSensor(
-            task_id="new_meetings",
-            hubspot_conn_id=HUBSPOT_CONN_ID,
-            link_ids=WATCHED_LINK_IDS,
-            created_after="{{ data_interval_start }}",
-            deferrable=True,
-            poke_interval=POLL_INTERVAL,
-            timeout=60 * 60,
-        ).output
-        # [END howto_sensor_hubspot_new_bookings]
+        notify(enriched.output)
 
-    enriched = ReadCrmMeetingOperator.partial(task_id="enrich", hubspot_conn_id=HUBSPOT_CONN_ID).expand(
-        booking=meetings
-    )
 
-    @task
-    def notify(meetings: list[dict[str, Any]]) -> int:
-        for meeting in meetings:
-            print(
-                f"New meeting {meeting['meeting_id']} {meeting['title']!r} at {meeting['start']} for "
-                f"owner {meeting['owner_id']} (contact {meeting['contact_id']})"
-            )
-        return len(meetings)
+# --- 3. Airflow 3.3+: one run per booking, from the relay's partitions --------------------------------
 
-    notify(enriched.output)
+if AIRFLOW_V_3_3_PLUS:
+    from airflow.sdk import PartitionedAssetTimetable
+
+    # [START howto_operator_hubspot_one_run_per_booking]
+    with DAG(
+        dag_id="hubspot_enrich_and_notify_one_booking",
+        description="Runs once per meeting booked on the page: enrich it and notify the host",
+        # One run per partition key (a CRM meeting id): never two meetings in one run.
+        schedule=PartitionedAssetTimetable(assets=MEETINGS_BY_ID),
+        start_date=START_DATE,
+        catchup=False,
+        tags=["hubspot", "example", "asset-watcher"],
+        doc_md="### Enrich and notify ONE new booking (Airflow 3.3+): `dag_run.partition_key` is its id",
+    ):
+        meeting = ReadCrmMeetingOperator(
+            task_id="enrich", hubspot_conn_id=HUBSPOT_CONN_ID, meeting_id="{{ dag_run.partition_key }}"
+        )
+
+        @task
+        def notify_host(meeting: dict[str, Any]) -> str:
+            announce(meeting)
+            return str(meeting["meeting_id"])
+
+        notify_host(meeting.output)
+    # [END howto_operator_hubspot_one_run_per_booking]

@@ -21,13 +21,17 @@ Which bookings emit:
 
 ``extra`` is built from an allow-list (:data:`EXTRA_FIELDS`; a booking found in the CRM has
 ``crmMeetingId`` and no ``calendarEventId``): never the booker's email, names, form
-answers or anything from the connection.
+answers or anything from the connection. Each text value is cut to :data:`MAX_EXTRA_VALUE_CHARS`
+(ending in ``…``): the values come from HubSpot's answer, and a hostile one must not put megabytes into
+the metadata database with every event.
 
 Naming convention: one asset per HubSpot portal and meeting page, :func:`booking_asset` (name
 ``hubspot-meetings/<portal id>/<slug>``, URI ``hubspot://<portal id>/meeting-pages/<slug>``, the
 slug's ``/`` percent-encoded so a team page stays one path segment) for what this provider books, and
 :func:`crm_meetings_asset` (``.../crm-meetings``) for every booking of the page, which an asset watcher
-with ``triggers.new_bookings.NewBookingsTrigger`` reports. The provider registers the
+with ``triggers.new_bookings.NewBookingsTrigger`` reports, and :func:`crm_meeting_partitions_asset`
+(``.../crm-meeting-partitions``): the same bookings relayed as one partition per CRM meeting id
+(``operators.one_run_per_booking``, Airflow 3.3+). The provider registers the
 ``hubspot`` URI scheme (``asset-uris``/``dataset-uris`` in ``get_provider_info``) with
 :func:`sanitize_uri` as its normaliser.
 
@@ -50,12 +54,16 @@ if TYPE_CHECKING:
 URI_SCHEME = "hubspot"
 #: The last path segment of :func:`crm_meetings_asset` URIs.
 CRM_MEETINGS = "crm-meetings"
+#: The last path segment of :func:`crm_meeting_partitions_asset` URIs.
+CRM_MEETING_PARTITIONS = "crm-meeting-partitions"
 #: Prefix of the alias that carries a declared asset's booking events.
 ALIAS_PREFIX = "hubspot-bookings:"
 #: The keys of an event's ``extra``, in HubSpot's spelling (``duration`` in milliseconds).
 EXTRA_FIELDS = ("slug", "start", "duration", "calendarEventId", "contactId", "crmMeetingId", "reconciled")
 #: Booking answers from these sources emit; ``"booking_key"`` (another run's booking) does not.
 EMITTING_SOURCES = frozenset({"hubspot", "ledger", "crm"})
+#: Longest text value of an event's ``extra`` (a Google Calendar event id has at most 1,024 characters).
+MAX_EXTRA_VALUE_CHARS = 1024
 
 
 def booking_asset(portal_id: str | int, slug: str, **kwargs: Any) -> Any:
@@ -73,6 +81,17 @@ def crm_meetings_asset(portal_id: str | int, slug: str, **kwargs: Any) -> Any:
     Name ``hubspot-crm-meetings/<portal>/<slug>``, URI ``.../meeting-pages/<slug>/crm-meetings``. Kept
     apart from :func:`booking_asset` so a booking by this provider does not count twice."""
     return _page_asset("hubspot-crm-meetings", portal_id, slug, f"/{CRM_MEETINGS}", **kwargs)
+
+
+def crm_meeting_partitions_asset(portal_id: str | int, slug: str, **kwargs: Any) -> Any:
+    """The asset that carries :func:`crm_meetings_asset`'s bookings as one partition per CRM meeting id
+    (Airflow 3.3+): the outlet of ``NewBookingsToPartitionsOperator``, and what a DAG scheduled with
+    ``PartitionedAssetTimetable(assets=...)`` listens to, to run once per meeting. Name
+    ``hubspot-crm-meeting-partitions/<portal>/<slug>``, URI
+    ``.../meeting-pages/<slug>/crm-meeting-partitions``."""
+    return _page_asset(
+        "hubspot-crm-meeting-partitions", portal_id, slug, f"/{CRM_MEETING_PARTITIONS}", **kwargs
+    )
 
 
 def _page_asset(prefix: str, portal_id: str | int, slug: str, suffix: str, **kwargs: Any) -> Any:
@@ -93,7 +112,7 @@ def _page_asset(prefix: str, portal_id: str | int, slug: str, suffix: str, **kwa
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:
     """Airflow's normaliser for ``hubspot://`` URIs: ``hubspot://<portal id>/meeting-pages/<slug>``,
-    optionally followed by ``/crm-meetings``."""
+    optionally followed by ``/crm-meetings`` or ``/crm-meeting-partitions``."""
     parts = [part for part in uri.path.split("/") if part]
     if not uri.netloc.isdigit():
         raise ValueError(f"hubspot:// asset URI needs the numeric portal id as its host, got {uri.netloc!r}")
@@ -101,10 +120,11 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
         len(parts) not in (2, 3)
         or parts[0] != "meeting-pages"
         or not unquote(parts[1]).strip()
-        or parts[2:] not in ([], [CRM_MEETINGS])
+        or parts[2:] not in ([], [CRM_MEETINGS], [CRM_MEETING_PARTITIONS])
     ):
         raise ValueError(
-            "hubspot:// asset URI path must be /meeting-pages/<slug>[/crm-meetings] (a team slug's '/' "
+            "hubspot:// asset URI path must be /meeting-pages/<slug>[/crm-meetings|/crm-meeting-partitions] "
+            "(a team slug's '/' "
             f"encoded as %2F), got {uri.path!r}"
         )
     path = f"/meeting-pages/{quote(unquote(parts[1]), safe='')}" + "".join(f"/{p}" for p in parts[2:])
@@ -133,17 +153,25 @@ def route_outlets(outlets: Any) -> tuple[Any, list[Any]]:
 
 
 def booking_extra(answer: Mapping[str, Any], *, slug: str) -> dict[str, Any]:
-    """An event's ``extra`` from a booking answer: only :data:`EXTRA_FIELDS`, as JSON scalars."""
-    extra: dict[str, Any] = {"slug": slug}
+    """An event's ``extra`` from a booking answer: only :data:`EXTRA_FIELDS`, as JSON scalars, text cut
+    to :data:`MAX_EXTRA_VALUE_CHARS`."""
+    extra: dict[str, Any] = {"slug": bounded(slug)}
     for key in EXTRA_FIELDS[1:]:
         value = answer.get(key)
         if key == "reconciled":
             extra[key] = bool(value)
-        elif isinstance(value, (str, int)) and not isinstance(value, bool):
-            extra[key] = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            extra[key] = value  # answer_json refuses numbers of more than 40 digits
         elif value is not None:
-            extra[key] = str(value)
+            extra[key] = bounded(value if isinstance(value, str) else str(value))
     return extra
+
+
+def bounded(text: str) -> str:
+    """``text`` cut to :data:`MAX_EXTRA_VALUE_CHARS`, ending in ``…`` when cut (no real id has one)."""
+    if len(text) <= MAX_EXTRA_VALUE_CHARS:
+        return text
+    return text[: MAX_EXTRA_VALUE_CHARS - 1] + "…"
 
 
 def emit(context: Any, assets: Iterable[Any], extras: Iterable[Mapping[str, Any]]) -> int:

@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
                     "hubspot_scheduler_provider.operators.calendar_meeting",
                     "hubspot_scheduler_provider.operators.meeting_outcome",
                     "hubspot_scheduler_provider.operators.export_meetings",
+                    "hubspot_scheduler_provider.operators.one_run_per_booking",
                 ],
             }
         ],

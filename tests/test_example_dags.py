@@ -110,6 +110,8 @@ def test_every_example_is_documented_and_reads_its_connection_id_from_one_place(
         assert dag.doc_md and dag.doc_md.strip().startswith("###"), f"{dag.dag_id}: docstring for the UI"
         conn_id = _module_globals(dag)["HUBSPOT_CONN_ID"]
         hubspot_tasks = [task for task in dag.tasks if _task_conn_id(task) is not None]
+        if all(type(task).__name__ == "NewBookingsToPartitionsOperator" for task in dag.tasks):
+            continue  # a relay of new bookings (Airflow 3.3+): it reads asset events, not HubSpot
         assert hubspot_tasks, f"{dag.dag_id} has no HubSpot task"
         assert {_task_conn_id(task) for task in hubspot_tasks} == {conn_id}, dag.dag_id
 

@@ -1,14 +1,16 @@
-"""The new-bookings asset watcher on the real Airflow 3 deployment: 50 visitor bookings, one triggerer
-restart in the middle (some bookings made while it is down), and every meeting reaches exactly one run
-of the watching DAG: no miss, no repeat.
+"""The new-bookings asset watcher on the real Airflow 3.3 deployment: 50 visitor bookings, one
+triggerer restart in the middle (some bookings made while it is down), and every meeting reaches exactly
+one run of the watching DAG, and starts exactly one run of the per-meeting DAG: no miss, no repeat.
 
 The trigger's side is exact: 50 bookings, 50 asset events, one per meeting. Airflow merges the asset
-events queued between two scheduler loops into ONE run (the scheduler's
-``_create_dag_runs_asset_triggered``; trigger events carry no partition key, so no partitioned timetable
-applies), so 50 meetings start up to 50 runs: the proof is that each meeting id is in the consumed
-events of exactly one run; the run count is printed. The test brings its own meeting page (link id
-``3960``, which the deployment's ``HUBSPOT_WATCHED_LINK_IDS`` names), so other tests' bookings do not
-fire the watcher.
+events queued between two scheduler loops into ONE run of the watching DAG (the scheduler's
+``_create_dag_runs_asset_triggered``; trigger events carry no partition key), so 50 meetings start fewer
+runs there: each meeting id is in the consumed events of exactly one of them. That DAG's relay
+(``NewBookingsToPartitionsOperator``) emits one partition per meeting, and the partitioned DAG
+(``PartitionedAssetTimetable``) runs once per meeting: 50 runs, each with its meeting's id as
+``partition_key``. The run counts are printed. The test brings its own meeting page (link id ``3960``,
+which the deployment's ``HUBSPOT_WATCHED_LINK_IDS`` names), so other tests' bookings do not fire the
+watcher.
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ pytestmark = [
     pytest.mark.e2e,
     # What this proves (no meeting missed or repeated across a triggerer restart) rests on the watermark
     # in the asset state store, which exists from Airflow 3.3; on 3.0-3.2 a restarted watcher starts again
-    # from created_after (docs/guides/new-bookings.md), so the proof does not apply there.
-    pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the watermark survives a restart from Airflow 3.3"),
+    # from created_after (docs/guides/new-bookings.md), so the proof does not apply there. One run per
+    # meeting needs add_partitions (Airflow 3.3) too.
+    pytest.mark.skipif(
+        not HAS_TASK_STATE_STORE,
+        reason="the watermark survives a restart, and a task emits one event per partition, from Airflow 3.3",
+    ),
 ]
 
 WATCHER_DAG_ID = "hubspot_enrich_and_notify_new_bookings"
+#: Scheduled on the relay's partitions: one run per meeting (Airflow 3.3+).
+PER_MEETING_DAG_ID = "hubspot_enrich_and_notify_one_booking"
 SLUG = "e2e-watched-page"
 LINK_ID = "3960"
 HOST = Host("1960", "2960", "watched.host@sandbox.example", "Watched", "Host", "UTC")
@@ -74,9 +82,9 @@ class MetadataDb:
     def __init__(self, airflow: AirflowDeployment) -> None:
         self.path = airflow.home / "airflow.db"
 
-    def _rows(self, query: str) -> list[tuple[Any, ...]]:
+    def _rows(self, query: str, dag_id: str = WATCHER_DAG_ID) -> list[tuple[Any, ...]]:
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)) as db:
-            return db.execute(query, (WATCHER_DAG_ID,)).fetchall()
+            return db.execute(query, (dag_id,)).fetchall()
 
     def fired(self) -> list[str]:
         """The meeting id of every event the watcher's trigger fired (its asset's events)."""
@@ -97,6 +105,22 @@ class MetadataDb:
             by_run[run_id].append(json.loads(extra)["payload"]["meeting_id"])
         return dict(by_run)
 
+    def relays_not_ended(self) -> int:
+        """Runs of the watching DAG whose relay task has not ended (or not started) yet."""
+        [(count,)] = self._rows(
+            "SELECT count(*) FROM dag_run r LEFT JOIN task_instance t ON t.dag_id = r.dag_id AND "
+            "t.run_id = r.run_id AND t.task_id = 'relay' WHERE r.dag_id = ? AND (t.state IS NULL OR "
+            "t.state NOT IN ('success', 'skipped', 'failed', 'upstream_failed'))"
+        )
+        return int(count)
+
+    def partition_keys(self) -> list[str]:
+        """The ``partition_key`` of every run of the per-meeting DAG."""
+        return [
+            key
+            for (key,) in self._rows("SELECT partition_key FROM dag_run WHERE dag_id = ?", PER_MEETING_DAG_ID)
+        ]
+
 
 def searches_for_the_page(sandbox: Any) -> int:
     return sum(1 for r in sandbox.requests if r.path.endswith("/meetings/search") and LINK_ID in str(r.body))
@@ -108,8 +132,9 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
     from tests.test_example_dags import sandbox_free_slots
 
     sandbox.add_page(watched_page())
-    rest.wait_for_dag(WATCHER_DAG_ID)
-    rest.unpause(WATCHER_DAG_ID)
+    for dag_id in (PER_MEETING_DAG_ID, WATCHER_DAG_ID):  # a paused DAG gets no partitions queued
+        rest.wait_for_dag(dag_id)
+        rest.unpause(dag_id)
     # The watcher polls the page (the trigger runs once its DAG is active).
     wait_for(lambda: searches_for_the_page(sandbox) >= 2, "the watcher to search the page", timeout=120)
 
@@ -157,22 +182,44 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
         nudges += 1
         book(1)
     by_run = db.consumed()
-    # Paused, the DAG starts no more task instances; let the started ones end, so the tests after this
+    wanted = set(booked[:BOOKINGS])
+    # Each relay emits its run's meetings as partitions; the scheduler starts one run per partition.
+    wait_for(lambda: db.relays_not_ended() == 0, "every relay task to end", timeout=300)
+    with contextlib.suppress(AssertionError):  # a time-out: the assertions below say what is missing
+        wait_for(lambda: wanted <= set(db.partition_keys()), "a per-meeting run per booking", timeout=60)
+    # Paused, the DAGs start no more task instances; let the started ones end, so the tests after this
     # one get a quiet deployment (SQLite serializes every writer).
-    rest._request("PATCH", f"/api/v2/dags/{WATCHER_DAG_ID}", json={"is_paused": True})
-    wait_for(
-        lambda: (
-            not rest.get(f"/dags/{WATCHER_DAG_ID}/dagRuns/~/taskInstances", state=["running", "queued"])[
-                "task_instances"
-            ]
-        ),
-        "the watcher's started task instances to end",
-        timeout=120,
-    )
+    # (SQLite: a write may time out while 50 runs write theirs; the API server answers 500, try again.)
+    for dag_id in (WATCHER_DAG_ID, PER_MEETING_DAG_ID):
+        wait_for(
+            lambda dag_id=dag_id: rest._request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True}),
+            f"{dag_id} to pause",
+            timeout=60,
+        )
+    for dag_id in (WATCHER_DAG_ID, PER_MEETING_DAG_ID):
+        wait_for(
+            lambda dag_id=dag_id: (
+                not rest.get(f"/dags/{dag_id}/dagRuns/~/taskInstances", state=["running", "queued"])[
+                    "task_instances"
+                ]
+            ),
+            f"the started task instances of {dag_id} to end",
+            timeout=180,
+        )
+    keys = db.partition_keys()
     every = [meeting for ids in by_run.values() for meeting in ids]
     repeated = [meeting for meeting, count in collections.Counter(every).items() if count > 1]
     assert repeated == [], f"meetings in more than one run: {repeated}"
-    assert set(booked[:BOOKINGS]) <= set(every), f"meetings in no run: {set(booked[:BOOKINGS]) - set(every)}"
+    assert wanted <= set(every), f"meetings in no run: {wanted - set(every)}"
+    # One run of the per-meeting DAG per meeting: exactly 50 for the 50 bookings (the nudges' own
+    # meetings may have theirs), none repeated, none for a meeting that was not booked.
+    repeated_runs = [key for key, count in collections.Counter(keys).items() if count > 1]
+    assert repeated_runs == [], f"meetings with more than one per-meeting run: {repeated_runs}"
+    assert set(keys) <= set(booked), f"runs for no booking: {set(keys) - set(booked)}"
+    assert len([key for key in keys if key in wanted]) == BOOKINGS, (
+        f"no per-meeting run: {wanted - set(keys)}"
+    )
     print(
-        f"{BOOKINGS} bookings: {BOOKINGS} events, {len(by_run)} runs, each meeting in one; {nudges} nudge(s)"
+        f"{BOOKINGS} bookings: {BOOKINGS} events, {len(by_run)} watcher runs, each meeting in one; "
+        f"{len(keys)} per-meeting runs ({BOOKINGS} for the bookings); {nudges} nudge(s)"
     )

@@ -29,7 +29,8 @@ def book(hubspot: Any, starts: list[Any], slug: str = "alice-smith", **kwargs: A
 
 
 def stored_asset_events(uri: str) -> list[dict[str, Any]]:
-    """Every event on the asset (dataset) ``uri``, oldest first: ``extra`` and the producing task."""
+    """Every event on the asset (dataset) ``uri``, oldest first: ``extra``, the producing task and (Airflow
+    3.2+) the partition key."""
     from airflow.utils.session import create_session
 
     if AIRFLOW_V_3_0_PLUS:
@@ -57,6 +58,7 @@ def stored_asset_events(uri: str) -> list[dict[str, Any]]:
                 "dag_id": row.source_dag_id,
                 "task_id": row.source_task_id,
                 "run_id": row.source_run_id,
+                "partition_key": getattr(row, "partition_key", None),
             }
             for row in rows
         ]

@@ -7,7 +7,12 @@ from urllib.parse import urlsplit
 import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
-from hubspot_scheduler_provider.asset_events import booking_asset, crm_meetings_asset, sanitize_uri
+from hubspot_scheduler_provider.asset_events import (
+    booking_asset,
+    crm_meeting_partitions_asset,
+    crm_meetings_asset,
+    sanitize_uri,
+)
 
 
 def test_airflow_registers_the_scheme_handler() -> None:
@@ -30,6 +35,13 @@ def test_the_normaliser_keeps_a_booking_asset_and_rejects_other_shapes() -> None
     watched = crm_meetings_asset("24681357", "alice-smith").uri
     assert watched == "hubspot://24681357/meeting-pages/alice-smith/crm-meetings"
     assert sanitize_uri(urlsplit(watched)).geturl() == watched
+    by_id = crm_meeting_partitions_asset("24681357", "alice-smith")
+    assert by_id.uri == "hubspot://24681357/meeting-pages/alice-smith/crm-meeting-partitions"
+    assert sanitize_uri(urlsplit(by_id.uri)).geturl() == by_id.uri
+    if AIRFLOW_V_3_0_PLUS:
+        assert by_id.name == "hubspot-crm-meeting-partitions/24681357/alice-smith"
+    with pytest.raises(ValueError, match="crm-meeting-partitions"):
+        sanitize_uri(urlsplit(watched + "/more"))
     with pytest.raises(ValueError, match="numeric portal id"):
         sanitize_uri(urlsplit("hubspot://portal/meeting-pages/alice"))
     with pytest.raises(ValueError, match="/meeting-pages/<slug>"):

@@ -16,7 +16,7 @@ from hubspot_scheduler_provider.asset_events import EXTRA_FIELDS, booking_asset,
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
 from hubspot_scheduler_provider.operators.book_meetings import BookMeetingsOperator
 from tests.events.conftest import run_booking_dag, stored_asset_events
-from tests.operators.conftest import BOOKER, SANDBOX_PORTAL_ID, hubspot_answers, xcom_value
+from tests.operators.conftest import BOOKER, SANDBOX_PORTAL_ID, SLOT_UTC, hubspot_answers, xcom_value
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 EMAILS = ("jane.doe@example.com", "ada@example.com", "grace@example.com")
@@ -147,3 +147,24 @@ def test_a_booking_whose_answer_was_lost_emits_once_reconciled(sandbox: Any) -> 
     assert event["extra"]["reconciled"] is True
     assert event["extra"]["crmMeetingId"] == committed["crmMeetingId"]
     assert event["extra"]["start"] == committed["start"]
+
+
+def test_a_hostile_answers_huge_value_is_cut_in_the_event(sandbox: Any) -> None:
+    """HubSpot's answer fills the event's ``extra``: a megabyte ``calendarEventId`` (a hostile or broken
+    answer, well under the hook's 4 MB answer limit) reaches the metadata DB cut to the cap."""
+    from hubspot_scheduler_provider.asset_events import MAX_EXTRA_VALUE_CHARS
+    from hubspot_scheduler_provider.testing.faults import Status
+    from tests.reliability.test_bad_responses import VALID_BOOKING_ANSWER
+
+    huge = "c" * 1_000_000
+    answer = {**VALID_BOOKING_ANSWER, "calendarEventId": huge, "start": SLOT_UTC}
+    sandbox.inject(Status(200, body=answer))
+    asset = bookings_asset()
+    with make_dag("asset_event_huge_value") as dag:
+        BookMeetingOperator(task_id="book", payload=dict(BOOKER), outlets=[asset])
+    assert run_booking_dag(dag).state == "success"
+
+    [event] = [e for e in stored_asset_events(asset.uri) if e["dag_id"] == "asset_event_huge_value"]
+    kept = event["extra"]["calendarEventId"]
+    assert len(kept) == MAX_EXTRA_VALUE_CHARS and kept.endswith("…") and huge.startswith(kept[:-1])
+    assert len(json.dumps(event["extra"])) < 2 * MAX_EXTRA_VALUE_CHARS
