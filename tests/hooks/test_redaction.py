@@ -59,9 +59,9 @@ def test_redaction_is_linear_in_the_text() -> None:
     for index in range(30):
         register_secret(f"another-secret-{index:02d}-" + "a" * 40)
     hostile = ("another-secret-" + "a" * 39 + " ") * 20_000 + "%" * 200_000  # near-misses, 1.4 MB
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: what the pattern costs, not the machine's load
     redact(hostile)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_every_hubspot_error_is_scrubbed_at_construction() -> None:
@@ -112,7 +112,7 @@ def test_the_hooks_log_lines_are_scrubbed(caplog: pytest.LogCaptureFixture) -> N
     ids=["run", "percent-at", "at-run", "dots", "long-locals", "long-domain", "many-emails"],
 )
 def test_mask_emails_is_linear(text: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: what the pattern costs, not the machine's load
     mask_emails(text)
-    # 1 MB in 0.1 to 0.4 s on a busy 2-core machine; the old pattern took 22 s for 32k characters.
-    assert time.perf_counter() - started < 1.0
+    # 1 MB in 0.1 to 0.4 s; the old pattern took 22 s for 32k characters.
+    assert time.thread_time() - started < 1.0
