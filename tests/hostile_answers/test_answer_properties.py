@@ -22,6 +22,10 @@ from hubspot_scheduler_provider.errors import HubSpotError
 from tests.hostile_answers.conftest import ENDPOINTS, a_booking, make_hook
 from tests.hostile_answers.servers import HostileServer, raw_bytes
 
+# The closing test reads what the property tests gathered in this process (SEEN): under pytest-xdist
+# they all run in one worker, or it would judge a share of the examples.
+pytestmark = pytest.mark.xdist_group("answer-properties")
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
