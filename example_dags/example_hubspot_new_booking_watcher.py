@@ -40,7 +40,10 @@ from hubspot_scheduler_provider.asset_events import (
 )
 from hubspot_scheduler_provider.operators._base import HubSpotHookMixin
 from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperator
-from hubspot_scheduler_provider.operators.one_run_per_booking import NewBookingsToPartitionsOperator
+from hubspot_scheduler_provider.operators.one_run_per_booking import (
+    NewBookingsToPartitionsOperator,
+    meeting_events_of,
+)
 from hubspot_scheduler_provider.sensors.new_bookings import NewBookingsSensor
 from hubspot_scheduler_provider.triggers.new_bookings import NewBookingsTrigger
 
@@ -209,8 +212,12 @@ with DAG(
 
             @task
             def new_meetings(**context: Any) -> list[dict[str, Any]]:
-                """The meetings of this run's trigger events: ``{"meeting_id", "start", "owner_id", ...}``."""
-                return [dict(event.extra["payload"]) for event in events_of(context)]
+                """The meetings of this run's trigger events: ``{"meeting_id", "start", "owner_id", ...}``
+                (the trigger's flush events and events without a meeting id skipped, repeats dropped)."""
+                import logging
+
+                log = logging.getLogger("airflow.task")
+                return meeting_events_of(events_of(context), log)
 
             meetings: Any = new_meetings()
         else:

@@ -48,7 +48,8 @@ class NewBookingsToPartitionsOperator(BaseOperator):
     DAG with ``PartitionedAssetTimetable(assets=<the outlet>)`` and read ``{{ dag_run.partition_key }}``
     (the meeting id). Returns (to XCom) the meeting ids relayed, in event order.
 
-    Events without a HubSpot meeting id (not from the trigger: e.g. one posted through the REST API)
+    The trigger's flush events (no meeting) are skipped silently (a debug line). Other events without
+    a HubSpot meeting id (not from the trigger: e.g. one posted through the REST API)
     are skipped with a warning naming the event and the field: they stand for no meeting, and failing
     would hold back the run's real ones (a retry cannot mend an event). A run with no meeting at all is
     skipped (Airflow would otherwise emit one event without a partition key). A clear of a successful
@@ -112,18 +113,32 @@ def missing_partition_features() -> list[str]:
 
 
 def meeting_ids_of(events: Iterable[Any], log: Any) -> list[str]:
-    """The distinct meeting ids of ``events`` (first occurrence order); events without a valid one are
-    logged (naming the event and :data:`MEETING_ID_FIELD`) and skipped."""
+    """The distinct meeting ids of ``events`` (first occurrence order), as :func:`meeting_events_of`."""
+    return [str(payload["meeting_id"]) for payload in meeting_events_of(events, log)]
+
+
+def meeting_events_of(events: Iterable[Any], log: Any) -> list[dict[str, Any]]:
+    """The meetings of a run's ``NewBookingsTrigger`` asset events: each distinct meeting's payload
+    (``meeting_id``, ``start``, ``owner_id``, ...; first occurrence order), the one home of what a
+    run's meeting events are (the relay and the example DAG's Airflow 3.0-3.2 branch use it).
+
+    The trigger's flush events (no meeting; they only start the run of a burst's later meetings) are
+    skipped with a debug line; other events without a valid meeting id are logged at WARNING (naming
+    the event and :data:`MEETING_ID_FIELD`) and skipped."""
     from hubspot_scheduler_provider.errors import BookingInputError
     from hubspot_scheduler_provider.fields.text import parse_identifier
+    from hubspot_scheduler_provider.triggers.new_bookings import is_flush
 
-    seen: dict[str, None] = {}
+    seen: dict[str, dict[str, Any]] = {}
     for event in events:
         extra = getattr(event, "extra", None)
         payload = extra.get("payload") if isinstance(extra, dict) else None
-        value = payload.get("meeting_id") if isinstance(payload, dict) else None
+        if is_flush(payload):
+            log.debug("Skipped a flush event of %s (no meeting)", _asset_name(event))
+            continue
+        fields: dict[str, Any] = payload if isinstance(payload, dict) else {}
         try:
-            meeting_id = parse_identifier(MEETING_ID_FIELD, value)
+            meeting_id = parse_identifier(MEETING_ID_FIELD, fields.get("meeting_id"))
         except BookingInputError as error:
             log.warning(
                 "Skipped the asset event of %s at %s: %s (not a NewBookingsTrigger event)",
@@ -132,8 +147,8 @@ def meeting_ids_of(events: Iterable[Any], log: Any) -> list[str]:
                 error,
             )
             continue
-        seen.setdefault(meeting_id, None)
-    return list(seen)
+        seen.setdefault(meeting_id, {**fields, "meeting_id": meeting_id})
+    return list(seen.values())
 
 
 def _triggering_events(context: Context) -> list[Any]:

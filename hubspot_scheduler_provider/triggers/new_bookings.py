@@ -28,6 +28,21 @@ the state lives in memory, and a restarted trigger starts again from ``created_a
 then fire again) or, without it, from the moment it starts (meetings booked while it was down do not
 fire).
 
+**Flush events** (asset watchers only): Airflow's scheduler (3.3.2, ``_create_dag_runs_asset_triggered``)
+gives an asset-triggered run only the events up to its queue row's creation, and the queue row is made by
+the FIRST event since the previous run: so of the K meetings one poll fires back to back, all but the
+first may land in no run until the next event on the asset (hours, on a quiet portal). So after a poll
+that fired 2+ meetings (or one, less than :data:`FLUSH_AFTER_SECONDS` after the previous firing, which may
+have shared its queue row), the first poll that finds no new meeting and comes at least
+:data:`FLUSH_AFTER_SECONDS` after the last firing fires ONE flush event, :func:`flush_payload`
+(``{"flush": true}``, no ``meeting_id``): it makes a new queue row, and the run it starts takes the
+stranded events with it. Consumers skip it (``one_run_per_booking.meeting_events_of``).
+The flush neither moves nor reads the watermark; the pending flag is stored with it (``flush_pending``),
+so a restart fires a pending flush too (a restart inside the commit delay fires the poll's meetings
+again, which asks for the flush again). Residual case: a scheduler that makes no run for
+:data:`FLUSH_AFTER_SECONDS` (stopped, stalled) lets the flush share the old queue row too; the stranded
+events then wait for the next event on the asset (not lost). The sensor's form never fires a flush.
+
 **Errors** never reach an asset watcher as events (Airflow would make an error event an asset event, a
 run for a booking that does not exist, and end the watch): they are logged (scrubbed) and the search
 is tried again with a back-off. Only the sensor's form (``single_event``) ends with an error event.
@@ -63,17 +78,24 @@ COMMIT_DELAY_SECONDS = 3.0
 MAX_EVENTS_PER_POLL = 500
 #: An asset watcher's longest wait between polls that fail in a way waiting cannot fix (a bad token).
 MAX_FATAL_BACKOFF_SECONDS = 300.0
+#: A flush event fires this long after the last firing at the earliest: Airflow's scheduler (a loop about
+#: every second) has made the run of the events before it by then, so the flush gets a queue row of its own.
+FLUSH_AFTER_SECONDS = 10.0
+#: The payload field that marks a flush event (it has no ``meeting_id``).
+FLUSH_FIELD = "flush"
 _STATE_PREFIX = "hubspot-new-bookings:"
 
 
 @dataclass
 class BookingWatermark:
     """What has fired: ``watermark_ms`` (newest ``hs_createdate`` seen, epoch ms) and ``seen`` (meeting id ->
-    its ``hs_createdate``) for the meetings inside the overlap below the watermark."""
+    its ``hs_createdate``) for the meetings inside the overlap below the watermark; ``flush_pending``: a
+    flush event is owed (the module docstring), independent of the watermark."""
 
     watermark_ms: int
     overlap_ms: int
     seen: dict[str, int] = field(default_factory=dict)
+    flush_pending: bool = False
 
     @property
     def query_from_ms(self) -> int:
@@ -96,7 +118,7 @@ class BookingWatermark:
         return fresh
 
     def to_json(self) -> dict[str, Any]:
-        return {"watermark_ms": self.watermark_ms, "seen": self.seen}
+        return {"watermark_ms": self.watermark_ms, "seen": self.seen, "flush_pending": self.flush_pending}
 
     @classmethod
     def from_json(cls, value: Any, overlap_ms: int) -> BookingWatermark | None:
@@ -105,7 +127,8 @@ class BookingWatermark:
         seen = value.get("seen")
         if not isinstance(seen, dict):
             seen = {}
-        return cls(int(value["watermark_ms"]), overlap_ms, {str(k): int(v) for k, v in seen.items()})
+        pending = value.get("flush_pending") is True
+        return cls(int(value["watermark_ms"]), overlap_ms, {str(k): int(v) for k, v in seen.items()}, pending)
 
 
 def created_ms(meeting: CrmMeeting) -> int:
@@ -125,6 +148,16 @@ def event_payload(meeting: CrmMeeting) -> dict[str, Any]:
         "link_id": meeting.source_id,
         "created_at": _iso(datetime.fromtimestamp(created_ms(meeting) / 1000, tz=timezone.utc)),
     }
+
+
+def flush_payload() -> dict[str, Any]:
+    """A flush event's payload: no meeting, only there to start the run of the events before it."""
+    return {FLUSH_FIELD: True}
+
+
+def is_flush(payload: Any) -> bool:
+    """Whether an event payload is a flush event (:func:`flush_payload`)."""
+    return isinstance(payload, dict) and payload.get(FLUSH_FIELD) is True and "meeting_id" not in payload
 
 
 def _iso(moment: datetime) -> str:
@@ -154,7 +187,8 @@ class NewBookingsTrigger(PollingHookLifecycle, BaseEventTrigger):
     :param api_version: HubSpot API version, or None for the connection's.
     :param single_event: Fire ONE event, ``{"status": "success", "meetings": [payload, ...]}``, for the
         first poll that finds new meetings, then end (the deferrable sensor's form). Default: run for
-        ever, one event per meeting (an asset watcher).
+        ever, one event per meeting (an asset watcher), plus a flush event (``{"flush": true}``, no
+        meeting) after a burst, so every meeting reaches a run (the module docstring).
     """
 
     def __init__(
@@ -215,6 +249,9 @@ class NewBookingsTrigger(PollingHookLifecycle, BaseEventTrigger):
     async def _events(self) -> AsyncGenerator[TriggerEvent, None]:
         state = await self._load_state()
         failures = 0
+        # Monotonic time of the last event (meeting or flush); a flush stored as pending (a restart) waits
+        # FLUSH_AFTER_SECONDS from the start, as one after a firing would.
+        last_fired: float | None = time.monotonic() if state.flush_pending else None
         while True:
             pause = self.hook.rate_limit_state.pause_before_request()
             if pause > 0:
@@ -241,7 +278,21 @@ class NewBookingsTrigger(PollingHookLifecycle, BaseEventTrigger):
             for meeting in fresh:
                 yield TriggerEvent(event_payload(meeting))
             if fresh:
+                recent = last_fired is not None and started - last_fired < FLUSH_AFTER_SECONDS
+                state.flush_pending = state.flush_pending or len(fresh) > 1 or recent
+                last_fired = time.monotonic()
                 self.log.info("%d new booking(s); watermark %d", len(fresh), state.watermark_ms)
+                await asyncio.sleep(COMMIT_DELAY_SECONDS)
+                await self._save_state(state)
+            elif (
+                state.flush_pending
+                and not self.single_event
+                and (last_fired is None or started - last_fired >= FLUSH_AFTER_SECONDS)
+            ):
+                yield TriggerEvent(flush_payload())
+                last_fired = time.monotonic()
+                state.flush_pending = False
+                self.log.info("Flush event fired (the last burst's meetings join the run it starts)")
                 await asyncio.sleep(COMMIT_DELAY_SECONDS)
                 await self._save_state(state)
             await asyncio.sleep(max(0.0, self.poll_interval - (time.monotonic() - started)))

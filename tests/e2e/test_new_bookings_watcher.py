@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hubspot_scheduler_provider.testing import Host, MeetingPage
+from hubspot_scheduler_provider.triggers.new_bookings import is_flush
 from tests.compat import HAS_TASK_STATE_STORE
 
 from .browser import wait_for
@@ -86,13 +87,17 @@ class MetadataDb:
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)) as db:
             return db.execute(query, (dag_id,)).fetchall()
 
-    def fired(self) -> list[str]:
-        """The meeting id of every event the watcher's trigger fired (its asset's events)."""
+    def payloads(self) -> list[dict[str, Any]]:
+        """The payload of every event the watcher's trigger fired (its asset's events), flushes too."""
         rows = self._rows(
             "SELECT e.extra FROM asset_event e JOIN dag_schedule_asset_reference r "
             "ON r.asset_id = e.asset_id WHERE r.dag_id = ? ORDER BY e.id"
         )
-        return [json.loads(extra)["payload"]["meeting_id"] for (extra,) in rows]
+        return [json.loads(extra)["payload"] for (extra,) in rows]
+
+    def fired(self) -> list[str]:
+        """The meeting id of every meeting event the watcher's trigger fired (not its flush events)."""
+        return [payload["meeting_id"] for payload in self.payloads() if not is_flush(payload)]
 
     def consumed(self) -> dict[str, list[str]]:
         """Each run of the watching DAG -> the meeting ids of the events it consumed."""
@@ -102,7 +107,9 @@ class MetadataDb:
         )
         by_run: dict[str, list[str]] = collections.defaultdict(list)
         for run_id, extra in rows:
-            by_run[run_id].append(json.loads(extra)["payload"]["meeting_id"])
+            payload = json.loads(extra)["payload"]
+            if not is_flush(payload):
+                by_run[run_id].append(payload["meeting_id"])
         return dict(by_run)
 
     def relays_not_ended(self) -> int:
@@ -113,6 +120,16 @@ class MetadataDb:
             "t.state NOT IN ('success', 'skipped', 'failed', 'upstream_failed'))"
         )
         return int(count)
+
+    def per_meeting_runs(self) -> list[tuple[str, str, Any]]:
+        """Each run of the per-meeting DAG: its ``partition_key``, state, and ``enrich``'s returned XCom
+        (None before it ran)."""
+        rows = self._rows(
+            "SELECT r.partition_key, r.state, x.value FROM dag_run r LEFT JOIN xcom x ON x.dag_run_id = r.id "
+            "AND x.task_id = 'enrich' AND x.key = 'return_value' WHERE r.dag_id = ?",
+            PER_MEETING_DAG_ID,
+        )
+        return [(key, state, None if value is None else json.loads(value)) for key, state, value in rows]
 
     def partition_keys(self) -> list[str]:
         """The ``partition_key`` of every run of the per-meeting DAG."""
@@ -169,24 +186,23 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
     assert sorted(fired) == sorted(booked), "missed or unexpected meetings"
     assert len(booked) == BOOKINGS == len(set(booked))
 
-    # Airflow 3.3.2 strands events registered while the scheduler turns the queue into a run (it deletes
-    # the (asset, DAG) queue row those events re-used): they go to the run the NEXT event starts. Nudge
-    # with extra bookings until every one of the 50 is in a run; count how many needed it.
-    nudges = 0
-    while not set(booked) <= {m for ids in db.consumed().values() for m in ids}:
-        if nudges == 3:
-            break
-        time.sleep(5)
-        if set(booked) <= {m for ids in db.consumed().values() for m in ids}:
-            break
-        nudges += 1
-        book(1)
+    # Airflow 3.3.2 gives a run only the events up to its queue row's creation (a poll's FIRST event):
+    # the trigger's flush event, a poll or so after a burst, starts the run of the rest. No nudge.
+    wait_for(
+        lambda: set(booked) <= {m for ids in db.consumed().values() for m in ids},
+        "every booking in a watcher run (the trigger's flush events)",
+        timeout=120,
+    )
     by_run = db.consumed()
-    wanted = set(booked[:BOOKINGS])
+    wanted = set(booked)
     # Each relay emits its run's meetings as partitions; the scheduler starts one run per partition.
     wait_for(lambda: db.relays_not_ended() == 0, "every relay task to end", timeout=300)
     with contextlib.suppress(AssertionError):  # a time-out: the assertions below say what is missing
-        wait_for(lambda: wanted <= set(db.partition_keys()), "a per-meeting run per booking", timeout=60)
+        wait_for(
+            lambda: sum(run[1] in ("success", "failed") for run in db.per_meeting_runs()) >= BOOKINGS,
+            "every per-meeting run to end",
+            timeout=300,
+        )
     # Paused, the DAGs start no more task instances; let the started ones end, so the tests after this
     # one get a quiet deployment (SQLite serializes every writer).
     # (SQLite: a write may time out while 50 runs write theirs; the API server answers 500, try again.)
@@ -211,15 +227,16 @@ def test_fifty_visitor_bookings_reach_exactly_one_run_each_across_a_triggerer_re
     repeated = [meeting for meeting, count in collections.Counter(every).items() if count > 1]
     assert repeated == [], f"meetings in more than one run: {repeated}"
     assert wanted <= set(every), f"meetings in no run: {wanted - set(every)}"
-    # One run of the per-meeting DAG per meeting: exactly 50 for the 50 bookings (the nudges' own
-    # meetings may have theirs), none repeated, none for a meeting that was not booked.
-    repeated_runs = [key for key, count in collections.Counter(keys).items() if count > 1]
-    assert repeated_runs == [], f"meetings with more than one per-meeting run: {repeated_runs}"
-    assert set(keys) <= set(booked), f"runs for no booking: {set(keys) - set(booked)}"
-    assert len([key for key in keys if key in wanted]) == BOOKINGS, (
-        f"no per-meeting run: {wanted - set(keys)}"
-    )
+    assert len(booked) == BOOKINGS, "no booking beyond the 50 (no nudge)"
+    # One run of the per-meeting DAG per meeting: exactly 50, keyed by the 50 meeting ids.
+    assert sorted(keys) == sorted(booked), f"per-meeting runs {collections.Counter(keys)} != the bookings"
+    runs = db.per_meeting_runs()
+    not_ok = [(key, state) for key, state, _ in runs if state != "success"]
+    assert not_ok == [], f"per-meeting runs not successful: {not_ok}"
+    mismatched = [(key, value) for key, _, value in runs if (value or {}).get("meeting_id") != key]
+    assert mismatched == [], f"enrich read another meeting than its partition_key: {mismatched}"
+    flushes = sum(1 for payload in db.payloads() if is_flush(payload))
     print(
-        f"{BOOKINGS} bookings: {BOOKINGS} events, {len(by_run)} watcher runs, each meeting in one; "
-        f"{len(keys)} per-meeting runs ({BOOKINGS} for the bookings); {nudges} nudge(s)"
+        f"{BOOKINGS} bookings: {BOOKINGS} meeting events + {flushes} flush event(s), {len(by_run)} watcher "
+        f"runs, each meeting in one; {len(keys)} per-meeting runs, all success, enrich's id = partition_key"
     )

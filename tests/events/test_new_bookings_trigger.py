@@ -10,6 +10,7 @@ Airflow 3.3 triggerer injects into asset watchers) is a small in-memory store wi
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -287,3 +288,83 @@ def test_the_sensor_form_still_ends_with_the_error(live_sandbox: Any) -> None:
     sensor = NewBookingsSensor(task_id="wait", link_ids=[ALICE_LINK], created_after="2020-01-01T00:00:00Z")
     with pytest.raises(AirflowException, match=r"Waiting for new bookings failed: .+"):
         sensor.execute_complete({}, error)
+
+
+class HistoryStore(MemoryStateStore):
+    """A state store that keeps every value written, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[Any] = []
+
+    async def aset(self, key: str, value: Any) -> None:
+        await super().aset(key, value)
+        self.history.append(json.loads(json.dumps(value)))
+
+
+@pytest.fixture
+def quick_flush(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(new_bookings, "FLUSH_AFTER_SECONDS", 0.5)
+    return 0.5
+
+
+def test_a_burst_is_followed_by_one_flush_that_leaves_the_watermark_alone(
+    live_sandbox: Any, quick_flush: float
+) -> None:
+    store = HistoryStore()
+    trigger = make_trigger()
+    trigger.asset_state_store = store
+    booked = book(live_sandbox, free_starts(live_sandbox, "alice-smith", 3))
+
+    # Polls every 0.2 s for 4 s: the burst's polls, then many quiet ones.
+    events = asyncio.run(run_until(trigger, lambda e: False, timeout=4))
+
+    meetings = [e for e in events if "meeting_id" in e]
+    assert sorted(e["meeting_id"] for e in meetings) == sorted(booked)
+    assert events[len(meetings) :] == [new_bookings.flush_payload()] == [{"flush": True}]  # once, last
+    assert new_bookings.is_flush(events[-1]) and not any(new_bookings.is_flush(e) for e in meetings)
+    # The write after the flush changes only flush_pending: the watermark and the ids seen stay.
+    before_flush, after_flush = store.history[-2], store.history[-1]
+    assert before_flush["flush_pending"] is True and after_flush["flush_pending"] is False
+    assert {k: v for k, v in before_flush.items() if k != "flush_pending"} == {
+        k: v for k, v in after_flush.items() if k != "flush_pending"
+    }
+
+
+def test_one_meeting_alone_and_quiet_polls_fire_no_flush(live_sandbox: Any, quick_flush: float) -> None:
+    trigger = make_trigger()
+    assert asyncio.run(run_until(trigger, lambda e: False, timeout=1.5)) == []  # quiet polls only
+    booked = book(live_sandbox, free_starts(live_sandbox, "alice-smith", 1))
+
+    events = asyncio.run(run_until(make_trigger(), lambda e: False, timeout=3))
+
+    assert [e["meeting_id"] for e in events] == booked  # its own queue row: nothing to flush
+
+
+def test_a_pending_flush_survives_a_restart(live_sandbox: Any, quick_flush: float) -> None:
+    store = MemoryStateStore()
+    first = make_trigger()
+    first.asset_state_store = store
+    asyncio.run(run_until(first, lambda e: bool(searches(live_sandbox))))  # stores its watermark
+    [stored] = store.values.values()
+    stored["flush_pending"] = True  # as if stopped after a burst's commit, before its flush
+
+    writes = store.writes
+    # Until the flush's (delayed) commit is written.
+    events = asyncio.run(
+        run_until(trigger_with(store), lambda e: bool(e) and store.writes > writes, timeout=5)
+    )
+
+    assert events == [{"flush": True}]
+    [after] = store.values.values()
+    assert after["flush_pending"] is False and after["watermark_ms"] == stored["watermark_ms"]
+
+
+def test_the_sensor_form_never_fires_a_flush(live_sandbox: Any, quick_flush: float) -> None:
+    booked = book(live_sandbox, free_starts(live_sandbox, "alice-smith", 3))
+
+    events = asyncio.run(run_until(make_trigger(single_event=True), lambda e: False, timeout=3))
+
+    [event] = events  # one event, then the trigger ends: no flush reaches the deferred task
+    assert event["status"] == "success"
+    assert sorted(m["meeting_id"] for m in event["meetings"]) == sorted(booked)

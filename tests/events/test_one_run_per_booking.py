@@ -37,6 +37,7 @@ START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 @pytest.fixture(autouse=True)
 def _quick_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(new_bookings, "COMMIT_DELAY_SECONDS", 0.1)
+    monkeypatch.setattr(new_bookings, "FLUSH_AFTER_SECONDS", 0.5)
 
 
 def relay_and_consumer(name: str) -> tuple[Any, Any, Any, Any]:
@@ -166,28 +167,35 @@ def relay_result(dag: Any, run_id: str) -> tuple[str, Any]:
         return state, stored_xcom_value(run, "relay", "return_value", -1)
 
 
-def visitor_meetings(sandbox: Any, count: int) -> list[dict[str, Any]]:
-    """The real trigger's events for ``count`` visitor bookings on ``alice-smith``, oldest first."""
+def visitor_meetings(sandbox: Any, count: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The real trigger's events for ``count`` visitor bookings on ``alice-smith``: its meeting events,
+    oldest first, and the flush event it fires after them."""
     booked = book(sandbox, free_starts(sandbox, "alice-smith", count))
     trigger = make_trigger(link_ids=[ALICE_LINK])
-    events = asyncio.run(run_until(trigger, lambda fired: len(fired) >= count))
-    assert sorted(e["meeting_id"] for e in events) == sorted(booked)
-    return sorted(events, key=lambda e: e["created_at"])
+    events = asyncio.run(run_until(trigger, lambda fired: any(map(new_bookings.is_flush, fired))))
+    meetings = [event for event in events if not new_bookings.is_flush(event)]
+    assert sorted(e["meeting_id"] for e in meetings) == sorted(booked)
+    [flush] = events[len(meetings) :]
+    return sorted(meetings, key=lambda e: e["created_at"]), flush
 
 
 #: An event that is no booking (e.g. one posted through the REST API): the relay skips it.
 FOREIGN = {"note": "not a booking", "contact_email": "lead@example.com"}
 
 
-def relay_every_event(relay: Any, watched: Any, submitted: int) -> list[tuple[str, Any, int]]:
+def relay_every_event(
+    relay: Any, watched: Any, submitted: int, later: list[dict[str, Any]]
+) -> list[tuple[str, Any, int]]:
     """Scheduler loops, each new run of the relay DAG run, until every submitted event is in a run:
-    each run's relay state, XCom and number of consumed events, oldest first.
+    each run's relay state, XCom and number of consumed events, oldest first. After each loop, the next
+    of the ``later`` events (the trigger's flush) is submitted: what the trigger fires after it waited
+    ``FLUSH_AFTER_SECONDS``, i.e. after the scheduler's loops made the run of the events before it.
 
-    Airflow 3.3.2 gives a run the events up to its queue row's creation (the burst's FIRST event); the
-    later ones wait for the run the next event starts (tests/e2e/test_new_bookings_watcher.py), so a
-    :data:`FOREIGN` event (skipped by the relay) nudges them, as a new booking would."""
+    Airflow 3.3.2 gives a run the events up to its queue row's creation (the burst's FIRST event); no
+    foreign event nudges the others: the trigger's own flush must bring them into a run."""
     ran: set[str] = set()
-    for _ in range(4):
+    pending = list(later)
+    while True:
         scheduler_loop()
         for run in runs_of(relay.dag_id):
             if run["run_id"] not in ran:
@@ -196,25 +204,29 @@ def relay_every_event(relay: Any, watched: Any, submitted: int) -> list[tuple[st
         runs = runs_of(relay.dag_id)
         if sum(run["consumed"] for run in runs) >= submitted:
             return [(*relay_result(relay, run["run_id"]), run["consumed"]) for run in runs]
-        submit_as_the_triggerer(watched, [FOREIGN])
+        if not pending:
+            raise AssertionError(
+                f"{submitted - sum(run['consumed'] for run in runs)} of {submitted} events left out of "
+                f"every run of {relay.dag_id}"
+            )
+        submit_as_the_triggerer(watched, [pending.pop(0)])
         submitted += 1
-    raise AssertionError(f"events left out of every run of {relay.dag_id}")
 
 
 @requires_partitions
 def test_one_partition_and_one_run_per_distinct_meeting(live_sandbox: Any, task_logs: Any) -> None:
     relay, consumer, watched, partitions = relay_and_consumer("partitions")
-    events = visitor_meetings(live_sandbox, 3)
+    events, flush = visitor_meetings(live_sandbox, 3)
     meeting_ids = [e["meeting_id"] for e in events]
     # The first meeting twice (a trigger restart inside its commit delay fires it again) and an event
-    # that is no booking, all between two scheduler loops.
+    # that is no booking, all between two scheduler loops; then the trigger's flush.
     submit_as_the_triggerer(watched, [FOREIGN, events[0], events[1], events[0], events[2]])
 
-    relayed = relay_every_event(relay, watched, submitted=5)
+    relayed = relay_every_event(relay, watched, submitted=5, later=[flush])
 
-    [(_, relayed_ids, consumed)] = [run for run in relayed if run[0] == "success"]
-    assert relayed_ids == meeting_ids and consumed >= 4  # the repeat was in that run, and dropped
-    assert {run[0] for run in relayed if run[0] != "success"} <= {"skipped"}  # runs of foreign events
+    # The first run took only the first event (its queue row's); the flush's run took the rest.
+    assert [(state, consumed) for state, _, consumed in relayed] == [("skipped", 1), ("success", 5)]
+    assert relayed[1][1] == meeting_ids  # the repeat was in that run, and dropped; the flush skipped
     emitted = stored_asset_events(partitions.uri)
     assert sorted(e["partition_key"] for e in emitted) == sorted(meeting_ids)
     assert {json.dumps(e["extra"]) for e in emitted} == {json.dumps({"relayed_from": [watched.name]})}
@@ -242,13 +254,15 @@ def test_a_run_without_meetings_is_skipped_and_emits_nothing(airflow_db: str, ta
     relay, consumer, watched, partitions = relay_and_consumer("no_meetings")
     submit_as_the_triggerer(watched, [{"meeting_id": ""}, {"meeting_id": "12 OR 1=1"}])
 
-    relayed = relay_every_event(relay, watched, submitted=2)
+    relayed = relay_every_event(relay, watched, submitted=2, later=[new_bookings.flush_payload()])
 
+    # A run of only a flush (and events without a meeting) ends skipped; the flush is not warned about.
     assert [(state, value) for state, value, _ in relayed] == [("skipped", None)] * len(relayed)
     assert stored_asset_events(partitions.uri) == []
     logged = task_logs()
     assert "'12 OR 1=1' is not a HubSpot ID" in logged
     assert "payload.meeting_id: expected a non-empty ID" in logged
+    assert "flush" not in logged.lower().replace("flush event fired", "")
     scheduler_loop()
     assert runs_of(consumer.dag_id) == []
 
@@ -278,3 +292,25 @@ def test_older_airflow_is_refused_naming_what_it_lacks() -> None:
     with pytest.raises(AirflowOptionalProviderFeatureException, match="add_partitions") as raised:
         NewBookingsToPartitionsOperator(task_id="relay", outlets=[crm_meeting_partitions_asset(1, "x")])
     assert "Airflow 3.3+" in str(raised.value)
+
+
+def test_meeting_events_skip_flushes_silently_and_warn_for_other_events(caplog: Any) -> None:
+    """The one home of a run's meeting events (the relay's ids, the example DAG's Airflow 3.0-3.2 list)."""
+    import logging
+    from types import SimpleNamespace
+
+    from hubspot_scheduler_provider.operators.one_run_per_booking import meeting_events_of
+
+    asset = SimpleNamespace(name="hubspot-crm-meetings/1/alice-smith")
+    meeting = {"meeting_id": "901", "start": "2026-01-05T10:00:00.000Z", "owner_id": "7"}
+    extras = [{"payload": meeting}, {"payload": new_bookings.flush_payload()}, {"note": "posted"}]
+    extras.append({"payload": dict(meeting)})  # a repeat (a restart inside the commit delay)
+    events = [SimpleNamespace(asset=asset, timestamp=n, extra=extra) for n, extra in enumerate(extras)]
+    log = logging.getLogger("tests.meeting_events")
+
+    with caplog.at_level(logging.DEBUG, logger=log.name):
+        assert meeting_events_of(events, log) == [meeting]
+
+    by_level = {level: [r.getMessage() for r in caplog.records if r.levelno == level] for level in (10, 30)}
+    assert len(by_level[30]) == 1 and "payload.meeting_id" in by_level[30][0]  # the posted event only
+    assert len(by_level[10]) == 1 and "flush" in by_level[10][0]
