@@ -143,6 +143,27 @@ class BatchLedger:
     def read(self, entry: str) -> LedgerRecord | None:
         return self._records.get(entry)
 
+    def reread(self, entry: str) -> LedgerRecord | None:
+        """``entry``'s record with what the other tries stored since :meth:`load` (one still running may
+        have answered or re-sent it): read again before a record is deleted only, a few values per try."""
+        found: list[tuple[tuple[float, int], LedgerRecord | None]] = []
+
+        def merge(group: dict[str, Any]) -> None:
+            value = group.get(entry)
+            ordered = _group_entry(value) if isinstance(value, dict) else None
+            if ordered is not None:
+                found.append(ordered)
+
+        for written_by in range(1, self.try_number):  # this try's own records are the ones in memory
+            self._load_try(written_by, merge)
+        with self._changed:
+            current = self._records.get(entry)
+            if current is not None and found:
+                order, newest = max(found, key=lambda pair: pair[0])
+                if order > (current.sent_at, 2 if current.state == "booked" else 0):
+                    self._records[entry] = current = newest
+            return current
+
     def summary(self) -> tuple[int, set[str]]:
         """After :meth:`load`: how many items have a recorded answer, and which were sent without one."""
         answered = sum(1 for r in self._records.values() if r is not None and r.state == "booked")

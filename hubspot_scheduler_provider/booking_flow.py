@@ -280,7 +280,7 @@ class BookingFlow:
             self.ledger.write(entry, record.booked(found, reconciled=True))
             reconciler.reconciled_log(found, "the earlier try's request booked it")
             return BookingOutcome(raw=found, correlation_id=None, reconciled=True, source="crm")
-        if self.ledger.read(entry) != record:  # the earlier try still runs: it wrote an answer or re-sent
+        if self.ledger.reread(entry) != record:  # the earlier try still runs: it wrote an answer or re-sent
             self.log.info("The earlier try updated its record while HubSpot's CRM was asked; reading it")
             return self._earlier(entry, booking, start_between=None)
         self.log.warning(

@@ -110,6 +110,9 @@ class Ledger(Protocol):
 
     def read(self, entry: str) -> LedgerRecord | None: ...
 
+    def reread(self, entry: str) -> LedgerRecord | None:
+        """The record as the store holds it now: another try still running may have written it since."""
+
     def write(self, entry: str, record: LedgerRecord) -> None: ...
 
     def forget(self, entry: str) -> None:
@@ -133,6 +136,8 @@ class NoLedger:
 
     def read(self, entry: str) -> LedgerRecord | None:
         return None
+
+    reread = read
 
     def write(self, entry: str, record: LedgerRecord) -> None:
         return None
@@ -169,6 +174,8 @@ class TaskLedger:
 
     def read(self, entry: str) -> LedgerRecord | None:
         return LedgerRecord.from_json(self.read_value(entry))
+
+    reread = read  # every read asks the store
 
     def write(self, entry: str, record: LedgerRecord) -> None:
         self.write_value(entry, record.to_json())

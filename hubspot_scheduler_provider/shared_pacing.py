@@ -161,6 +161,7 @@ class AccountWindow:
         while shared:
             try:
                 answered = self._strategy.get_window_stats(self._answered_item, self._answered_key)
+                self._storage_answered()
                 if self._answered_item.amount - answered.remaining < self.allowed:
                     if self._strategy.hit(self._item, self.key):
                         break
@@ -177,10 +178,7 @@ class AccountWindow:
         with self._lock:
             self.acquired += 1
             self.waited_seconds += waited
-            if shared:
-                self._retry_storage_at = None  # Redis answered: back to the shared window
-            else:
-                self.unshared += 1
+            self.unshared += 0 if shared else 1
         return waited
 
     def answered(self) -> None:
@@ -191,6 +189,8 @@ class AccountWindow:
             self._strategy.hit(self._answered_item, self._answered_key)
         except self._errors as error:
             self._storage_unreachable(error)
+        else:
+            self._storage_answered()
 
     def _uses_storage(self, *, probe: bool) -> bool:
         """Whether to ask Redis now: not within ``STORAGE_RETRY_SECONDS`` of a storage failure. Once that
@@ -203,6 +203,12 @@ class AccountWindow:
                 return False
             self._retry_storage_at = now + STORAGE_RETRY_SECONDS
             return True
+
+    def _storage_answered(self) -> None:
+        """Redis answered (any command): every request uses the shared window again at once, not only
+        once the probe gets a slot (while a full window keeps it waiting, the others would not wait)."""
+        with self._lock:
+            self._retry_storage_at = None
 
     def _storage_unreachable(self, error: BaseException) -> None:
         from hubspot_scheduler_provider.redaction import redact

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 from hubspot_scheduler_provider.api_versions import ApiVersion, get_api_version
 from hubspot_scheduler_provider.connection_form import (
@@ -239,6 +239,8 @@ def read_settings(
 
 
 _STORAGE_SCHEMES = ("redis", "rediss")
+#: Query parameters redis-py would send as credentials: the URL's userinfo and the extra are their homes.
+_CREDENTIAL_PARAMETERS = ("password", "username")
 
 
 def _storage_uri(value: Any, password_value: Any, conn_id: str) -> str | None:
@@ -258,12 +260,33 @@ def _storage_uri(value: Any, password_value: Any, conn_id: str) -> str | None:
             )
         return None
     # The userinfo by hand: urlsplit raises on a bad port or host before its password can be read.
-    authority = uri.split("://", 1)[-1].split("/", 1)[0]
+    # As redis-py reads it: "user:password", ":password", or a user alone (redis://default@host).
+    authority = uri.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
     userinfo = authority.rpartition("@")[0]
-    password = userinfo.partition(":")[2] if ":" in userinfo else userinfo
-    if password:
-        register_secret_everywhere(password)
-        register_secret_everywhere(unquote(password))
+    password = userinfo.partition(":")[2]
+    # redis-py also takes ?password=...&username=... (it sends every query parameter to Redis's client).
+    pairs = (part.partition("=") for part in re.split("[&;]", uri.partition("?")[2].partition("#")[0]))
+    in_query = {
+        unquote_plus(name).lower(): value
+        for name, _, value in pairs
+        if unquote_plus(name).lower() in _CREDENTIAL_PARAMETERS
+    }
+    for secret in (password, in_query.get("password", "")):  # as written, and as redis-py decodes it
+        for form in {secret, unquote(secret), unquote_plus(secret), unquote(unquote_plus(secret))}:
+            if form:
+                register_secret_everywhere(form)
+    if "password" in in_query and (password or separate is not None):
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: rate_limit_storage_uri: the Redis password is given twice "
+            "(not shown); keep it in rate_limit_storage_password only"
+        )
+    if in_query:
+        raise HubSpotConfigError(
+            f"hubspot connection {conn_id!r}: rate_limit_storage_uri: {' and '.join(sorted(in_query))} as "
+            "a query parameter is not accepted (the value is not shown); put the password in the "
+            "rate_limit_storage_password extra (Airflow masks it) and a Redis user before the host: "
+            "redis://user@host:port/db"
+        )
     try:
         parts = urlsplit(uri)
         hostname, _ = parts.hostname, parts.port

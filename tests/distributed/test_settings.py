@@ -4,8 +4,9 @@ that does not answer never stalls a request."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,9 +18,13 @@ from hubspot_scheduler_provider.shared_pacing import (
     account_key,
     shared_pacing_for,
 )
+from tests.distributed.deployment import redis_command
 from tests.distributed.fake_redis import FakeRedis
 from tests.e2e.airflow_deployment import free_loopback_port
 from tests.hooks.test_connection import settings_for
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PASSWORD = "redis-pw-Zq81xv"
 TOKEN = "pat-na1-token"
@@ -152,3 +157,42 @@ def test_a_redis_quoting_the_password_never_gets_it_into_the_warning(
     assert len(warnings) == 1 and "you sent" in warnings[0], warnings
     assert password not in caplog.text
     assert password not in repr(pacing) and password not in repr(settings)
+
+
+class ProbeWaits(Exception):
+    """Raised from the probe's sleep: the test has seen what it needs while the probe waits."""
+
+
+def test_redis_back_with_a_full_window_shares_again_while_the_probe_waits(tmp_path: Path) -> None:
+    """The first answer of a returned Redis ends the cool-down for every request, not the probe's slot:
+    while the probe waits on a full window, the others' answers are counted in it again."""
+    port = free_loopback_port()
+    uri = f"redis://127.0.0.1:{port}/0"
+    cli = ["redis-cli", "-p", str(port)]
+    now = [time.time()]
+    seen: list[str] = []
+
+    def sleep(seconds: float) -> None:  # the probe waits: another thread's answer arrives meanwhile
+        window.answered()
+        seen.append(subprocess.run([*cli, "keys", "*answered*"], capture_output=True, text=True).stdout)
+        raise ProbeWaits
+
+    limit: dict[str, Any] = {"max_requests": 2, "window_seconds": 60, "reserve_fraction": 0.0}
+    window = AccountWindow(uri, "portal-back", clock=lambda: now[0], sleep=sleep, **limit)
+    window.acquire()  # nothing listens yet: Redis is down, the cool-down starts
+    assert window.unshared == 1
+    server = subprocess.Popen(redis_command(port, tmp_path), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run([*cli, "ping"], capture_output=True).returncode:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+        other = AccountWindow(uri, "portal-back", **limit)
+        other.acquire(), other.acquire()  # another worker fills the shared window
+        now[0] += STORAGE_RETRY_SECONDS  # the cool-down is over: the next request probes Redis
+        with pytest.raises(ProbeWaits):
+            window.acquire()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert len(seen) == 1 and "portal-back/answered" in seen[0], seen  # counted, not skipped

@@ -71,3 +71,51 @@ def test_a_password_without_its_url_or_given_twice_names_the_field(
     with pytest.raises(HubSpotConfigError, match="rate_limit_storage_password") as raised:
         settings_for(monkeypatch, extra=extra)
     assert "NEVER-SHOWN" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "secret"),
+    [
+        ("redis://cache:6379/1?password=Query-Pw-NEVER-SHOWN-4", "Query-Pw-NEVER-SHOWN-4"),
+        ("rediss://cache:6380/0?db=0&Password=Query%2FPw-NEVER-SHOWN-5", "Query/Pw-NEVER-SHOWN-5"),
+        ("redis://cache:6379/1?username=alice&password=Query-Pw-NEVER-SHOWN-6", "Query-Pw-NEVER-SHOWN-6"),
+        ("redis://cache:6379/1?username=alice", None),
+    ],
+)
+def test_credentials_as_query_parameters_are_refused_naming_both_fields(
+    monkeypatch: pytest.MonkeyPatch, uri: str, secret: str | None
+) -> None:
+    """redis-py sends ``?password=`` (and ``?username=``) to Redis as credentials: a password there would
+    pass the userinfo masking (and an AUTH echoed back would carry it), so the URL is refused."""
+    with pytest.raises(HubSpotConfigError, match="rate_limit_storage_uri") as raised:
+        settings_for(monkeypatch, extra={"rate_limit_storage_uri": uri})
+    text = str(raised.value)
+    assert "rate_limit_storage_password" in text and "NEVER-SHOWN" not in text
+    if secret is not None:
+        assert hidden_everywhere(secret)  # masked before the refusal, should the URL be logged elsewhere
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "redis://cache:6379/1?password=Twice-NEVER-SHOWN-7",
+        "redis://:Twice-NEVER-SHOWN-8@cache:6379/1?password=x",
+    ],
+)
+def test_a_query_password_counts_in_the_given_twice_check(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    extra = {"rate_limit_storage_uri": uri}
+    if "@" not in uri:
+        extra["rate_limit_storage_password"] = "Twice-NEVER-SHOWN-9"
+    with pytest.raises(HubSpotConfigError, match="given twice") as raised:
+        settings_for(monkeypatch, extra=extra)
+    assert "NEVER-SHOWN" not in str(raised.value)
+
+
+def test_a_user_without_a_password_is_a_user_not_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``redis://user@host`` is a Redis ACL user (redis-py's reading): masking it would hide a word as
+    common as ``default`` in every log."""
+    uri = "redis://Acl-User-Zq8@127.0.0.1:6379/1"
+    settings = settings_for(monkeypatch, extra={"rate_limit_storage_uri": uri})
+    assert settings.rate_limit_storage_uri == uri
+    line = "connected as Acl-User-Zq8"
+    assert str(airflow_redact(line)) == line and redact(line) == line
