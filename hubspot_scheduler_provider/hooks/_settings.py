@@ -239,8 +239,13 @@ def read_settings(
 
 
 _STORAGE_SCHEMES = ("redis", "rediss")
+
+
 #: Query parameters redis-py would send as credentials: the URL's userinfo and the extra are their homes.
-_CREDENTIAL_PARAMETERS = ("password", "username")
+def _is_credential_parameter(name: str) -> bool:
+    """A query parameter redis-py turns into a credential: ``username``, ``password``, and any other
+    ``*password*`` (``ssl_password``, the TLS key's passphrase)."""
+    return name == "username" or "password" in name
 
 
 def _storage_uri(value: Any, password_value: Any, conn_id: str) -> str | None:
@@ -269,9 +274,10 @@ def _storage_uri(value: Any, password_value: Any, conn_id: str) -> str | None:
     in_query = {
         unquote_plus(name).lower(): value
         for name, _, value in pairs
-        if unquote_plus(name).lower() in _CREDENTIAL_PARAMETERS
+        if _is_credential_parameter(unquote_plus(name).lower())
     }
-    for secret in (password, in_query.get("password", "")):  # as written, and as redis-py decodes it
+    secrets_in_query = [value for name, value in in_query.items() if name != "username"]
+    for secret in (password, *secrets_in_query):  # as written, and as redis-py decodes it
         for form in {secret, unquote(secret), unquote_plus(secret), unquote(unquote_plus(secret))}:
             if form:
                 register_secret_everywhere(form)

@@ -165,7 +165,8 @@ def _iso(moment: datetime) -> str:
 
 
 class NewBookingsTrigger(PollingHookLifecycle, BaseEventTrigger):
-    """Fire one event per meeting booked through the chosen meeting pages (or of the chosen owners).
+    """Fire one event per meeting booked through the chosen meeting pages (or of the chosen owners), and
+    a flush event (no meeting) after a burst; read a run's meetings with ``meeting_events_of``.
 
     Each event's payload: ``meeting_id``, ``start`` (ISO 8601 UTC), ``owner_id``, ``contact_id``,
     ``link_id`` (the page) and ``created_at``. Rate limits and outages are waited out. Errors waiting

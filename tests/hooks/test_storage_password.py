@@ -80,6 +80,8 @@ def test_a_password_without_its_url_or_given_twice_names_the_field(
         ("rediss://cache:6380/0?db=0&Password=Query%2FPw-NEVER-SHOWN-5", "Query/Pw-NEVER-SHOWN-5"),
         ("redis://cache:6379/1?username=alice&password=Query-Pw-NEVER-SHOWN-6", "Query-Pw-NEVER-SHOWN-6"),
         ("redis://cache:6379/1?username=alice", None),
+        # redis-py passes every query parameter on: ssl_password is the TLS key's passphrase.
+        ("rediss://cache:6380/0?ssl_password=Key-Pw-NEVER-SHOWN-11", "Key-Pw-NEVER-SHOWN-11"),
     ],
 )
 def test_credentials_as_query_parameters_are_refused_naming_both_fields(
@@ -99,7 +101,8 @@ def test_credentials_as_query_parameters_are_refused_naming_both_fields(
     "uri",
     [
         "redis://cache:6379/1?password=Twice-NEVER-SHOWN-7",
-        "redis://:Twice-NEVER-SHOWN-8@cache:6379/1?password=x",
+        # Long values only: every registered secret is scrubbed from all later text of the test process.
+        "redis://:Twice-NEVER-SHOWN-8@cache:6379/1?password=Twice-NEVER-SHOWN-10",
     ],
 )
 def test_a_query_password_counts_in_the_given_twice_check(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
