@@ -23,10 +23,6 @@ from hubspot_scheduler_provider.testing.spec import SCHEDULER_SPECS, SpecFile
 from tests.operators.conftest import BOOKER
 from tests.property.strategies import HOSTILE_STRINGS, field_value, overrides, payloads
 
-# The closing test reads what the property tests gathered in this process (_SPENT): under pytest-xdist
-# they all run in one worker, or it would judge a share of the examples.
-pytestmark = pytest.mark.xdist_group("booking-payload-properties")
-
 #: Every name a message may start with: payload spellings, operator keywords, or the payload itself.
 FIELD_NAMES = tuple({"payload", *(s for f in BOOKING_FIELDS for s in (*f.spellings, f.keyword))})
 #: A message quotes at most a short piece of each offending value.
