@@ -43,6 +43,7 @@ from hubspot_scheduler_provider.operators.book_meeting import BookMeetingOperato
 from hubspot_scheduler_provider.operators.one_run_per_booking import (
     NewBookingsToPartitionsOperator,
     meeting_events_of,
+    triggering_events_of,
 )
 from hubspot_scheduler_provider.sensors.new_bookings import NewBookingsSensor
 from hubspot_scheduler_provider.triggers.new_bookings import NewBookingsTrigger
@@ -104,12 +105,6 @@ def announce(meeting: dict[str, Any]) -> None:
     )
 
 
-def events_of(context: Any) -> list[Any]:
-    """The run's triggering asset (Airflow 2: dataset) events, oldest first."""
-    events = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
-    return sorted((event for listed in events.values() for event in listed), key=lambda e: e.timestamp)
-
-
 # --- 1. Bookings made by Airflow emit asset events; a DAG scheduled on the asset follows up -----------
 
 # [START howto_asset_hubspot_booking_events]
@@ -155,7 +150,7 @@ with DAG(
 
     @task
     def booked(**context: Any) -> list[dict[str, Any]]:
-        return [dict(event.extra) for event in events_of(context)]
+        return [dict(event.extra) for event in triggering_events_of(context)]
 
     ReadCrmMeetingOperator.partial(task_id="read_meeting", hubspot_conn_id=HUBSPOT_CONN_ID).expand(
         booking=booked()
@@ -217,7 +212,7 @@ with DAG(
                 import logging
 
                 log = logging.getLogger("airflow.task")
-                return meeting_events_of(events_of(context), log)
+                return meeting_events_of(triggering_events_of(context), log)
 
             meetings: Any = new_meetings()
         else:

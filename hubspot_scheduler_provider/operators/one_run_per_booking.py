@@ -80,7 +80,7 @@ class NewBookingsToPartitionsOperator(BaseOperator):
         self.partitions_asset = listed[0]
 
     def execute(self, context: Context) -> list[str]:
-        events = sorted(_triggering_events(context), key=lambda event: event.timestamp)
+        events = triggering_events_of(context)
         meeting_ids = meeting_ids_of(events, self.log)
         if not meeting_ids:
             raise AirflowSkipException(f"no meeting id in the run's {len(events)} triggering event(s)")
@@ -151,9 +151,10 @@ def meeting_events_of(events: Iterable[Any], log: Any) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def _triggering_events(context: Context) -> list[Any]:
-    triggering = context.get("triggering_asset_events") or {}
-    return [event for listed in triggering.values() for event in listed]
+def triggering_events_of(context: Any) -> list[Any]:
+    """The run's triggering asset (Airflow 2: dataset) events, oldest first."""
+    triggering = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
+    return sorted((event for listed in triggering.values() for event in listed), key=lambda e: e.timestamp)
 
 
 def _asset_name(event: Any) -> str:
